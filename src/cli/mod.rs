@@ -1,0 +1,97 @@
+//! Command-line definitions and dispatch. Logic lives in the library
+//! modules; this turns arguments into calls and errors into exit codes.
+
+mod render;
+
+use clap::{Parser, Subcommand};
+use std::io;
+use std::process::ExitCode;
+
+const EXAMPLES: &str = "\
+Examples:
+  # Settings for both roles of a 4 GiB / 2 CPU pair, with the reason for each
+  estune render --profile eventstore --memory 4GiB --cpus 2 --explain
+
+  # Write postgresql.conf, pg_hba.conf, ALTER SYSTEM and catalog.sql files
+  estune render --profile eventstore --pg-version 15 -o out/
+
+  # The primary's postgresql.conf on stdout
+  estune render --profile eventstore --role primary > postgresql.conf
+
+Exit codes: 0 success, 1 failure, 2 bad input (profile, flags, values).";
+
+/// Tune, run and measure a PostgreSQL event store on a primary + streaming
+/// replica.
+#[derive(Debug, Parser)]
+#[command(name = "estune", version, about, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render postgresql.conf, pg_hba.conf, ALTER SYSTEM and catalog SQL
+    /// for each role from a workload profile, every value explained and
+    /// validated against the server's own parameter catalog.
+    Render(render::RenderArgs),
+}
+
+/// An error the user caused by what they typed or wrote: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Exit code 2 when any cause in the chain is bad input, 1 otherwise.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    let input = e.chain().any(|c| {
+        c.is::<UsageError>()
+            || c.is::<crate::profile::ProfileError>()
+            || c.is::<crate::tune::TuneError>()
+            || c.is::<crate::tune::ValidationErrors>()
+            || c.is::<crate::render::RenderError>()
+            || matches!(
+                c.downcast_ref::<crate::inputs::InputError>(),
+                Some(
+                    crate::inputs::InputError::VersionMismatch { .. }
+                        | crate::inputs::InputError::Unsupported(_)
+                        | crate::inputs::InputError::Binaries(_)
+                )
+            )
+            || c.downcast_ref::<crate::catalog::CatalogError>()
+                .is_some_and(|c| c.is_input_error())
+    });
+    if input {
+        2
+    } else {
+        1
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Runs the tool with already-parsed arguments; the in-process entry point
+/// for tests.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Render(args) => render::run(args),
+    }
+}
+
+/// The binary's entry: parse, run, print the error chain once.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}

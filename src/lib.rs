@@ -1,0 +1,15 @@
+//! estune: tune, run and measure a PostgreSQL-backed event store on a
+//! primary + streaming replica. The binary is a thin wrapper around
+//! [`cli::run`], so integration tests drive the whole tool in-process.
+
+pub mod catalog;
+pub mod cli;
+pub mod db;
+pub mod inputs;
+pub mod machine;
+pub mod pgbin;
+pub mod profile;
+pub mod render;
+pub mod report;
+pub mod tune;
+pub mod value;

@@ -1,0 +1,174 @@
+//! A throwaway PostgreSQL server for integration tests: initdb in a temp
+//! directory, run as the unprivileged `postgres` user when the test runs as
+//! root, listening on 127.0.0.1 only, stopped and removed on drop (also
+//! when the test fails).
+#![allow(dead_code)]
+
+use estune::pgbin::{self, PgBinaries};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct ScratchServer {
+    pub bins: PgBinaries,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub password: String,
+    running: bool,
+}
+
+fn owner() -> Option<(nix::unistd::Uid, nix::unistd::Gid)> {
+    if !nix::unistd::geteuid().is_root() {
+        return None;
+    }
+    let u = nix::unistd::User::from_name("postgres")
+        .expect("reading the user database")
+        .expect("tests run as root need an OS user `postgres` to run the server");
+    Some((u.uid, u.gid))
+}
+
+/// Binaries of one major version; a clear failure when missing, never a
+/// silent skip (CI installs both 15 and 18).
+pub fn binaries(major: u32) -> PgBinaries {
+    pgbin::find(None, Some(major)).unwrap_or_else(|e| {
+        panic!("PostgreSQL {major} binaries are needed for this test ({e}); run .ci/run or scripts/install-pg18.sh")
+    })
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+impl ScratchServer {
+    /// initdb only; call `start` after putting configuration in place.
+    pub fn init(major: u32) -> ScratchServer {
+        let bins = binaries(major);
+        let dir = tempfile::Builder::new()
+            .prefix("estune-test-")
+            .tempdir()
+            .unwrap();
+        let password = format!("pw-{}", std::process::id());
+        std::fs::write(dir.path().join("pwfile"), &password).unwrap();
+        if let Some((uid, gid)) = owner() {
+            nix::unistd::chown(dir.path(), Some(uid), Some(gid)).unwrap();
+            nix::unistd::chown(&dir.path().join("pwfile"), Some(uid), Some(gid)).unwrap();
+        }
+        let s = ScratchServer {
+            bins,
+            dir,
+            port: free_port(),
+            password,
+            running: false,
+        };
+        let data = s.data();
+        let out = s.run(
+            Command::new(s.bins.tool("initdb"))
+                .arg("-D")
+                .arg(&data)
+                .args([
+                    "-U",
+                    "postgres",
+                    "--auth-local=peer",
+                    "--auth-host=scram-sha-256",
+                    "--no-sync",
+                ])
+                .arg(format!(
+                    "--pwfile={}",
+                    s.dir.path().join("pwfile").display()
+                )),
+        );
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        s
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn run(&self, cmd: &mut Command) -> Output {
+        if let Some((uid, gid)) = owner() {
+            cmd.uid(uid.as_raw()).gid(gid.as_raw());
+        }
+        cmd.current_dir(self.dir.path())
+            .output()
+            .expect("running a PostgreSQL tool")
+    }
+
+    /// Writes a file into the data directory, owned by the server's user.
+    pub fn write(&self, name: &str, text: &str) {
+        let p = self.data().join(name);
+        std::fs::write(&p, text).unwrap();
+        if let Some((uid, gid)) = owner() {
+            nix::unistd::chown(&p, Some(uid), Some(gid)).unwrap();
+        }
+    }
+
+    /// Starts on 127.0.0.1 and the private socket directory; Err carries
+    /// the server log when it does not come up.
+    pub fn start(&mut self) -> Result<(), String> {
+        let log = self.dir.path().join("server.log");
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.path().display()
+        );
+        let out = self.run(
+            Command::new(self.bins.tool("pg_ctl"))
+                .arg("-D")
+                .arg(self.data())
+                .arg("-l")
+                .arg(&log)
+                .args(["-w", "-t", "60", "-o", &opts, "start"]),
+        );
+        self.running = true;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(std::fs::read_to_string(&log).unwrap_or_default())
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if self.running {
+            self.run(
+                Command::new(self.bins.tool("pg_ctl"))
+                    .arg("-D")
+                    .arg(self.data())
+                    .args(["-m", "fast", "-w", "stop"]),
+            );
+            self.running = false;
+        }
+    }
+
+    pub fn dsn(&self) -> String {
+        format!(
+            "postgresql://postgres:{}@127.0.0.1:{}/postgres",
+            self.password, self.port
+        )
+    }
+
+    pub fn dir_path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for ScratchServer {
+    fn drop(&mut self) {
+        if self.running {
+            self.run(
+                Command::new(self.bins.tool("pg_ctl"))
+                    .arg("-D")
+                    .arg(self.data())
+                    .args(["-m", "immediate", "-w", "stop"]),
+            );
+        }
+    }
+}

@@ -121,6 +121,26 @@ fn bad_input_is_reported_precisely() {
             "[access]\nclient_networks = [\"0.0.0.0/0\"]\n",
             &["p.toml:2:20", "whole internet"],
         ),
+        (
+            "bad cpus",
+            "[replica.resources]\ncpus = -2\n",
+            &["p.toml:2:8", "replica.resources.cpus", "-2 CPUs"],
+        ),
+        (
+            "bad share",
+            "[primary.workload]\nread_share = 1.5\n",
+            &["p.toml:2:14", "1.5 is a share"],
+        ),
+        (
+            "bad version",
+            "pg_version = 12\n",
+            &["p.toml:1:14", "PostgreSQL 12 is not supported"],
+        ),
+        (
+            "tiny memory",
+            "[primary.resources]\nmemory = \"16MB\"\n",
+            &["p.toml:2:10", "below 64MB"],
+        ),
         ("extends cycle", "extends = \"p.toml\"\n", &["cycle"]),
     ];
     for (what, body, needles) in cases {
@@ -250,7 +270,21 @@ fn output_dir_gets_every_file() {
         assert!(dir.path().join(f).is_file(), "{f}");
     }
     let hba = std::fs::read_to_string(dir.path().join("primary/pg_hba.conf")).unwrap();
-    assert!(!hba.contains("trust") && !hba.contains("0.0.0.0/0") && hba.contains("scram-sha-256"));
+    let rules: Vec<&str> = hba
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    assert!(rules.len() >= 5, "{hba}");
+    for rule in rules {
+        assert!(
+            !rule.contains("trust") && !rule.contains("0.0.0.0/0"),
+            "{rule}"
+        );
+        assert!(
+            rule.ends_with("scram-sha-256") || rule.starts_with("local   all             postgres"),
+            "{rule}"
+        );
+    }
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("plan.json")).unwrap())
             .unwrap();

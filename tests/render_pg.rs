@@ -103,3 +103,52 @@ async fn pg15_runs_the_rendered_config() {
 async fn pg18_runs_the_rendered_config() {
     rendered_conf_is_in_effect(18).await;
 }
+
+/// `render --dsn` validates against the live server's pg_settings, and a
+/// --pg-version that contradicts the server is refused.
+#[test]
+fn render_validates_against_a_live_server() {
+    let mut server = ScratchServer::init(15);
+    server.start().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "render",
+            "--profile",
+            "eventstore",
+            "--memory",
+            "1GiB",
+            "--cpus",
+            "2",
+            "--role",
+            "primary",
+            "--explain",
+            "--dsn",
+        ];
+        let dsn = server.dsn();
+        args.push(&dsn);
+        args.extend_from_slice(extra);
+        std::process::Command::new(env!("CARGO_BIN_EXE_estune"))
+            .args(&args)
+            .output()
+            .unwrap()
+    };
+    let ok = run(&[]);
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("127.0.0.1:{}", server.port)) && stdout.contains("PostgreSQL 15"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains(&server.password),
+        "the password never shows"
+    );
+    let mismatch = run(&["--pg-version", "18"]);
+    assert_eq!(mismatch.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&mismatch.stderr).contains("runs PostgreSQL 15"));
+    server.stop();
+}

@@ -150,7 +150,13 @@ mod tests {
     fn limits_by_source() {
         let v2 = ("sys/fs/cgroup/cgroup.controllers", "cpu memory");
         let own = ("proc/self/cgroup", "0::/docker/abc\n");
-        let cases: Vec<(Vec<(&str, &str)>, u64, &str, Option<(f64, &str)>)> = vec![
+        type Case<'a> = (
+            Vec<(&'a str, &'a str)>,
+            u64,
+            &'a str,
+            Option<(f64, &'a str)>,
+        );
+        let cases: Vec<Case> = vec![
             (
                 vec![
                     v2,

@@ -85,6 +85,74 @@ impl<'de> Deserialize<'de> for Size {
     }
 }
 
+/// Defines a number type whose range is checked while the file is parsed,
+/// so a bad value is reported with its line and column.
+macro_rules! checked_number {
+    ($name:ident, $inner:ty, $ok:expr, $msg:literal) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+        pub struct $name(pub $inner);
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let v = <$inner>::deserialize(d)?;
+                let ok: fn($inner) -> bool = $ok;
+                if ok(v) {
+                    Ok($name(v))
+                } else {
+                    Err(serde::de::Error::custom(format!($msg, v)))
+                }
+            }
+        }
+    };
+}
+
+checked_number!(
+    PgVersion,
+    u32,
+    |v| (13..=18).contains(&v),
+    "PostgreSQL {} is not supported; estune knows 13 to 18"
+);
+checked_number!(
+    Cpus,
+    f64,
+    |v| v > 0.0 && v <= 1024.0,
+    "{} CPUs: give a number above 0, e.g. 2 or 0.5"
+);
+checked_number!(
+    Share,
+    f64,
+    |v| (0.0..=1.0).contains(&v),
+    "{} is a share: give 0.0 to 1.0"
+);
+checked_number!(
+    Rate,
+    f64,
+    |v| v >= 0.0 && v.is_finite(),
+    "{} events/s: give a rate of 0 or more"
+);
+checked_number!(
+    Connections,
+    u32,
+    |v| (1..=100_000).contains(&v),
+    "{} connections: give 1 to 100000"
+);
+
+/// A memory limit: a size of at least 64MB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MemoryLimit(pub u64);
+
+impl<'de> Deserialize<'de> for MemoryLimit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Size(b) = Size::deserialize(d)?;
+        if b < 64 << 20 {
+            return Err(serde::de::Error::custom(
+                "a memory limit below 64MB cannot hold a PostgreSQL server; give at least 256MB",
+            ));
+        }
+        Ok(MemoryLimit(b))
+    }
+}
+
 /// Any TOML scalar with its position, for overrides and storage parameters
 /// whose meaning is only known once the catalog is consulted.
 pub type RawValue = Spanned<toml::Value>;
@@ -95,7 +163,7 @@ pub struct ProfileLayer {
     pub extends: Option<String>,
     pub description: Option<String>,
     /// Target PostgreSQL major version (13–18).
-    pub pg_version: Option<u32>,
+    pub pg_version: Option<PgVersion>,
     pub method: Option<Method>,
     /// Accept a worst-case memory budget above the limit (warning, not error).
     pub allow_overcommit: Option<bool>,
@@ -134,7 +202,7 @@ pub struct AccessLayer {
 pub struct RoleLayer {
     pub resources: Option<ResourcesLayer>,
     /// Client connections the application's pool opens to this server.
-    pub connections: Option<u32>,
+    pub connections: Option<Connections>,
     pub workload: Option<WorkloadLayer>,
     /// Settings that always win over formulas (still validated).
     pub overrides: Option<BTreeMap<String, RawValue>>,
@@ -144,10 +212,10 @@ pub struct RoleLayer {
 #[serde(deny_unknown_fields)]
 pub struct ResourcesLayer {
     /// Container memory limit; absent → `--memory`, cgroup limit, host RAM.
-    pub memory: Option<Size>,
+    pub memory: Option<MemoryLimit>,
     /// Memory reservation (soft limit) for the container.
     pub memory_reservation: Option<Size>,
-    pub cpus: Option<f64>,
+    pub cpus: Option<Cpus>,
     pub storage: Option<Storage>,
     /// Size of /dev/shm in the container (Docker's default 64MB is too small
     /// for parallel queries' dynamic shared memory).
@@ -160,13 +228,13 @@ pub struct ResourcesLayer {
 #[serde(deny_unknown_fields)]
 pub struct WorkloadLayer {
     /// Share of writes that are inserts never updated (events: 1.0).
-    pub append_only_share: Option<f64>,
+    pub append_only_share: Option<Share>,
     /// Share of statements that only read.
-    pub read_share: Option<f64>,
+    pub read_share: Option<Share>,
     /// Events the store is expected to hold.
     pub expected_events: Option<u64>,
     /// Events appended per second at the design rate.
-    pub append_rate: Option<f64>,
+    pub append_rate: Option<Rate>,
     pub avg_payload_bytes: Option<u64>,
     /// WAL written per second, measured (LSN delta over a run, as `estune
     /// bench` reports it); replaces the estimate from the append rate.

@@ -225,13 +225,7 @@ fn apply_layer(p: &mut Profile, file: &SourceFile) -> Result<(), ProfileError> {
         p.description = d.trim().to_string();
     }
     if let Some(v) = l.pg_version {
-        if !(13..=18).contains(&v) {
-            return Err(cx.invalid(
-                "pg_version",
-                format!("PostgreSQL {v} is not supported; estune knows 13 to 18"),
-            ));
-        }
-        p.pg_version = Some(v);
+        p.pg_version = Some(v.0);
     }
     if let Some(m) = l.method {
         p.method = m;
@@ -359,25 +353,13 @@ fn apply_role(
     if let Some(res) = &l.resources {
         let key = |k: &str| format!("{role}.resources.{k}");
         if let Some(m) = res.memory {
-            if m.0 < 64 << 20 {
-                return Err(cx.invalid(
-                    &key("memory"),
-                    "memory below 64MB cannot hold a PostgreSQL server; give at least 256MB",
-                ));
-            }
             r.resources.memory = Some(m.0);
         }
         if let Some(m) = res.memory_reservation {
             r.resources.memory_reservation = Some(m.0);
         }
         if let Some(c) = res.cpus {
-            if !(c > 0.0 && c <= 1024.0) {
-                return Err(cx.invalid(
-                    &key("cpus"),
-                    format!("{c} CPUs: give a number above 0, e.g. 2 or 0.5"),
-                ));
-            }
-            r.resources.cpus = Some(c);
+            r.resources.cpus = Some(c.0);
         }
         if let Some(s) = res.storage {
             r.resources.storage = Some(s);
@@ -398,16 +380,10 @@ fn apply_role(
         }
     }
     if let Some(c) = l.connections {
-        if !(1..=100_000).contains(&c) {
-            return Err(cx.invalid(
-                &format!("{role}.connections"),
-                format!("{c} connections: give 1 to 100000"),
-            ));
-        }
-        r.connections = c;
+        r.connections = c.0;
     }
     if let Some(w) = &l.workload {
-        apply_workload(cx, role, &mut r.workload, w)?;
+        apply_workload(&mut r.workload, w);
     }
     for (name, raw) in l.overrides.iter().flatten() {
         let v = cx.located_value(raw, format!("{role}.overrides.{name}"))?;
@@ -416,39 +392,18 @@ fn apply_role(
     Ok(())
 }
 
-fn apply_workload(
-    cx: &Ctx,
-    role: &str,
-    w: &mut Workload,
-    l: &WorkloadLayer,
-) -> Result<(), ProfileError> {
-    let share = |k: &str, v: f64| -> Result<f64, ProfileError> {
-        if (0.0..=1.0).contains(&v) {
-            Ok(v)
-        } else {
-            Err(cx.invalid(
-                &format!("{role}.workload.{k}"),
-                format!("{v} is a share: give 0.0 to 1.0"),
-            ))
-        }
-    };
+fn apply_workload(w: &mut Workload, l: &WorkloadLayer) {
     if let Some(v) = l.append_only_share {
-        w.append_only_share = share("append_only_share", v)?;
+        w.append_only_share = v.0;
     }
     if let Some(v) = l.read_share {
-        w.read_share = share("read_share", v)?;
+        w.read_share = v.0;
     }
     if let Some(v) = l.expected_events {
         w.expected_events = v;
     }
     if let Some(v) = l.append_rate {
-        if !(v >= 0.0 && v.is_finite()) {
-            return Err(cx.invalid(
-                &format!("{role}.workload.append_rate"),
-                format!("{v} events/s: give a rate of 0 or more"),
-            ));
-        }
-        w.append_rate = v;
+        w.append_rate = v.0;
     }
     if let Some(v) = l.avg_payload_bytes {
         w.avg_payload_bytes = v;
@@ -459,7 +414,6 @@ fn apply_workload(
     if let Some(v) = l.jsonb_containment {
         w.jsonb_containment = v;
     }
-    Ok(())
 }
 
 fn apply_table(cx: &Ctx, p: &mut Profile, table: &str, t: &TableLayer) -> Result<(), ProfileError> {

@@ -5,6 +5,7 @@
 //!   + autovacuum_max_workers × autovacuum_work_mem (or maintenance_work_mem)
 //!   + one maintenance operation × maintenance_work_mem
 //!   + max_connections × (temp_buffers + PER_BACKEND_OVERHEAD).
+//!
 //! It is a bound, not a forecast: it is what the server may take if every
 //! connection runs its most memory-hungry query at once, which is what an
 //! out-of-memory kill in a container punishes.
@@ -23,6 +24,8 @@ pub const PER_BACKEND_OVERHEAD: u64 = 4 << 20;
 #[derive(Debug, Clone, Serialize)]
 pub struct BudgetTerm {
     pub label: String,
+    /// The setting to lower to shrink this term.
+    pub lower: &'static str,
     /// The arithmetic, e.g. "73 × 24MB × 2.0 × 1".
     pub formula: String,
     pub bytes: u64,
@@ -106,10 +109,11 @@ pub fn compute(out: &RoleOut, limit: u64) -> MemoryBudget {
     let tb = out.bytes("temp_buffers").unwrap_or(8 << 20);
     let query_mem = (conns as f64 * wm as f64 * hmm * PER_QUERY_NODES) as u64;
     let terms = vec![
-        term("shared_buffers", format_size(sb), sb),
-        term("wal_buffers", format_size(wb), wb),
+        term("shared_buffers", "shared_buffers", format_size(sb), sb),
+        term("wal_buffers", "wal_buffers", format_size(wb), wb),
         term(
             "max_connections × work_mem × hash_mem_multiplier × nodes",
+            "work_mem",
             format!(
                 "{conns} × {} × {hmm:.1} × {PER_QUERY_NODES}",
                 format_size(wm)
@@ -118,16 +122,19 @@ pub fn compute(out: &RoleOut, limit: u64) -> MemoryBudget {
         ),
         term(
             "autovacuum_max_workers × autovacuum_work_mem",
+            "autovacuum_work_mem",
             format!("{av_workers} × {}", format_size(avwm)),
             av_workers * avwm,
         ),
         term(
             "one maintenance operation × maintenance_work_mem",
+            "maintenance_work_mem",
             format_size(mwm),
             mwm,
         ),
         term(
             "max_connections × (temp_buffers + backend overhead)",
+            "max_connections",
             format!(
                 "{conns} × ({} + {})",
                 format_size(tb),
@@ -145,9 +152,10 @@ pub fn compute(out: &RoleOut, limit: u64) -> MemoryBudget {
     }
 }
 
-fn term(label: &str, formula: String, bytes: u64) -> BudgetTerm {
+fn term(label: &str, lower: &'static str, formula: String, bytes: u64) -> BudgetTerm {
     BudgetTerm {
         label: label.to_string(),
+        lower,
         formula,
         bytes,
     }
@@ -189,7 +197,7 @@ mod tests {
         ]);
         let b = compute(&out, 6144 << 20);
         assert!(!b.fits);
-        assert_eq!(b.largest().unwrap().bytes, 200 * 96 * 2 << 20);
+        assert_eq!(b.largest().unwrap().bytes, (200 * 96 * 2) << 20);
         assert!(
             b.arithmetic().contains("200 × 96MB × 2.0 × 1"),
             "{}",

@@ -34,7 +34,6 @@ pub const PARAMS: &[(&str, Group, u32, u32)] = &[
     ("max_slot_wal_keep_size", Group::Replication, 13, 99),
     ("hot_standby", Group::Replication, 13, 99),
     ("hot_standby_feedback", Group::Replication, 13, 99),
-    ("max_standby_streaming_delay", Group::Replication, 13, 99),
     ("synchronous_standby_names", Group::Replication, 13, 99),
     ("autovacuum_naptime", Group::Autovacuum, 13, 99),
     ("autovacuum_vacuum_cost_limit", Group::Autovacuum, 13, 99),

@@ -247,7 +247,8 @@ mod tests {
     #[test]
     fn checks() {
         use RelKind::*;
-        let cases: &[(RelKind, &str, Value, u32, Result<Value, &str>)] = &[
+        type Case<'a> = (RelKind, &'a str, Value, u32, Result<Value, &'a str>);
+        let cases: &[Case] = &[
             (Table, "fillfactor", Value::Int(98), 15, Ok(Value::Int(98))),
             (
                 Table,

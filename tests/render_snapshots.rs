@@ -1,0 +1,84 @@
+//! Snapshots of every rendered file for the four shipped profiles, at fixed
+//! inputs and against the built-in PostgreSQL 15 catalog, so that any change
+//! to a value, a rule or a template shows in review.
+
+use estune::catalog::Catalog;
+use estune::profile;
+use estune::render::Renderer;
+use estune::tune::{self, Resources, Role, Sourced};
+
+fn res(memory: u64) -> Resources {
+    Resources {
+        memory: Sourced {
+            value: memory,
+            source: "snapshot input".into(),
+        },
+        cpus: Sourced {
+            value: 2.0,
+            source: "snapshot input".into(),
+        },
+    }
+}
+
+#[test]
+fn shipped_profiles_render_stably() {
+    let cat = Catalog::builtin(15).unwrap();
+    let renderer = Renderer::new(None).unwrap();
+    for name in ["stock", "pgtune-oltp", "des-benchmark", "eventstore"] {
+        let p = profile::load(name, None).unwrap();
+        let mem = |r: &profile::RoleProfile| r.resources.memory.unwrap_or(4 << 30);
+        let mut plan = tune::plan(
+            &p,
+            res(mem(&p.primary)),
+            res(mem(&p.replica)),
+            &estune::inputs::target(&cat),
+            true,
+        )
+        .unwrap();
+        tune::validate(&mut plan, &cat).unwrap();
+        for role in Role::BOTH {
+            insta::assert_snapshot!(
+                format!("{name}-{role}-postgresql.conf"),
+                renderer.postgresql_conf(&plan, role).unwrap()
+            );
+            insta::assert_snapshot!(
+                format!("{name}-{role}-alter-system.sql"),
+                renderer.alter_system(&plan, role).unwrap()
+            );
+        }
+        insta::assert_snapshot!(
+            format!("{name}-pg_hba.conf"),
+            renderer.pg_hba(&plan, Role::Primary).unwrap()
+        );
+        insta::assert_snapshot!(
+            format!("{name}-catalog.sql"),
+            renderer.catalog_sql(&plan).unwrap()
+        );
+    }
+}
+
+#[test]
+fn client_networks_reach_pg_hba() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("net.toml");
+    std::fs::write(
+        &f,
+        "extends = \"eventstore\"\n[access]\nclient_networks = [\"172.18.0.0/16\"]\n",
+    )
+    .unwrap();
+    let p = profile::load(f.to_str().unwrap(), None).unwrap();
+    let cat = Catalog::builtin(15).unwrap();
+    let plan = tune::plan(
+        &p,
+        res(4 << 30),
+        res(4 << 30),
+        &estune::inputs::target(&cat),
+        false,
+    )
+    .unwrap();
+    let hba = Renderer::new(None)
+        .unwrap()
+        .pg_hba(&plan, Role::Replica)
+        .unwrap();
+    insta::assert_snapshot!("eventstore-network-pg_hba.conf", hba);
+}

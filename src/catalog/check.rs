@@ -49,13 +49,15 @@ pub enum CheckError {
 
 fn unknown_message(name: &str, major: u32, suggestion: Option<&str>) -> String {
     let mut msg = format!("PostgreSQL {major} has no parameter `{name}`");
-    if let Some(s) = suggestion {
-        msg.push_str(&format!("; did you mean `{s}`?"));
-    }
     if let Some(span) = versions::lifetime(name) {
         msg.push_str(&format!(" (`{name}` exists in {span})"));
     }
-    msg.push_str(". Fix the name or remove the setting");
+    match suggestion {
+        Some(s) => msg.push_str(&format!(
+            ". Did you mean `{s}`? Fix the name or remove the setting"
+        )),
+        None => msg.push_str(". Fix the name or remove the setting"),
+    }
     msg
 }
 

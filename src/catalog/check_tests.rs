@@ -220,7 +220,7 @@ fn messages_name_the_parameter_the_value_and_the_way_out() {
         msg("huge_pages", v("always")),
         "huge_pages = always is not one of its values; use one of: off, on, try"
     );
-    assert!(msg("shared_bufers", Value::Int(1)).contains("did you mean `shared_buffers`?"));
+    assert!(msg("shared_bufers", Value::Int(1)).contains("Did you mean `shared_buffers`?"));
     assert!(msg("server_version", v("1")).contains("remove it"));
     let c17 = Catalog::builtin(17).unwrap();
     let e = c17

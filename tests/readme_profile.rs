@@ -14,16 +14,7 @@ fn readme_profile_example_loads_and_plans() {
     assert_eq!(p.access.client_networks, ["172.18.0.0/16"]);
     assert_eq!(p.primary.workload.wal_rate, Some(2 << 20));
     let cat = estune::catalog::Catalog::builtin(15).unwrap();
-    let r = || estune::tune::Resources {
-        memory: estune::tune::Sourced {
-            value: 4 << 30,
-            source: "test".into(),
-        },
-        cpus: estune::tune::Sourced {
-            value: 2.0,
-            source: "test".into(),
-        },
-    };
+    let r = || estune::tune::Resources::fixed(4 << 30, 2.0, "test");
     let mut plan = estune::tune::plan(&p, r(), r(), &estune::inputs::target(&cat), false).unwrap();
     estune::tune::validate(&mut plan, &cat).unwrap();
 }

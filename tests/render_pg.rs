@@ -6,21 +6,12 @@ mod support;
 use estune::catalog::Catalog;
 use estune::profile;
 use estune::render::Renderer;
-use estune::tune::{self, Plan, Resources, Role, Sourced};
+use estune::tune::{self, Plan, Resources, Role};
 use support::ScratchServer;
 
 fn plan_for(profile_name: &str, cat: &Catalog) -> Plan {
     let p = profile::load(profile_name, None).unwrap();
-    let r = || Resources {
-        memory: Sourced {
-            value: 1 << 30,
-            source: "test".into(),
-        },
-        cpus: Sourced {
-            value: 2.0,
-            source: "test".into(),
-        },
-    };
+    let r = || Resources::fixed(1 << 30, 2.0, "test");
     let mut plan = tune::plan(&p, r(), r(), &estune::inputs::target(cat), true).unwrap();
     tune::validate(&mut plan, cat).unwrap();
     plan

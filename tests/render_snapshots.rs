@@ -5,19 +5,10 @@
 use estune::catalog::Catalog;
 use estune::profile;
 use estune::render::Renderer;
-use estune::tune::{self, Resources, Role, Sourced};
+use estune::tune::{self, Resources, Role};
 
 fn res(memory: u64) -> Resources {
-    Resources {
-        memory: Sourced {
-            value: memory,
-            source: "snapshot input".into(),
-        },
-        cpus: Sourced {
-            value: 2.0,
-            source: "snapshot input".into(),
-        },
-    }
+    Resources::fixed(memory, 2.0, "snapshot input")
 }
 
 #[test]

@@ -6,7 +6,6 @@
 use super::Param;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -100,11 +99,8 @@ pub(crate) fn store(
         major,
         params: params.to_vec(),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    serde_json::to_writer(&mut tmp, &entry)?;
-    tmp.flush()?;
     let path = dir.join(fp.file_name());
-    tmp.persist(&path).map_err(|e| e.error)?;
+    crate::report::write_atomic(&path, &serde_json::to_string(&entry)?)?;
     Ok(path)
 }
 

@@ -61,6 +61,22 @@ pub struct Resources {
     pub cpus: Sourced<f64>,
 }
 
+impl Resources {
+    /// Resources known from one place, e.g. a flag or a test.
+    pub fn fixed(memory: u64, cpus: f64, source: &str) -> Resources {
+        Resources {
+            memory: Sourced {
+                value: memory,
+                source: source.to_string(),
+            },
+            cpus: Sourced {
+                value: cpus,
+                source: source.to_string(),
+            },
+        }
+    }
+}
+
 /// Computes the plan for both roles. Budget excess is an error unless the
 /// profile or caller allows overcommit, in which case it is a warning.
 pub fn plan(

@@ -8,16 +8,7 @@ const MB: u64 = 1 << 20;
 const GB: u64 = 1 << 30;
 
 fn res(memory: u64, cpus: f64) -> Resources {
-    Resources {
-        memory: Sourced {
-            value: memory,
-            source: "test".into(),
-        },
-        cpus: Sourced {
-            value: cpus,
-            source: "test".into(),
-        },
-    }
+    Resources::fixed(memory, cpus, "test")
 }
 
 fn load(name: &str) -> Profile {

@@ -137,12 +137,16 @@ impl ScratchServer {
     }
 
     pub fn stop(&mut self) {
+        self.stop_with("fast");
+    }
+
+    fn stop_with(&mut self, mode: &str) {
         if self.running {
             self.run(
                 Command::new(self.bins.tool("pg_ctl"))
                     .arg("-D")
                     .arg(self.data())
-                    .args(["-m", "fast", "-w", "stop"]),
+                    .args(["-m", mode, "-w", "stop"]),
             );
             self.running = false;
         }
@@ -162,13 +166,6 @@ impl ScratchServer {
 
 impl Drop for ScratchServer {
     fn drop(&mut self) {
-        if self.running {
-            self.run(
-                Command::new(self.bins.tool("pg_ctl"))
-                    .arg("-D")
-                    .arg(self.data())
-                    .args(["-m", "immediate", "-w", "stop"]),
-            );
-        }
+        self.stop_with("immediate");
     }
 }

@@ -15,6 +15,7 @@ fn readme_profile_example_loads_and_plans() {
     assert_eq!(p.primary.workload.wal_rate, Some(2 << 20));
     let cat = estune::catalog::Catalog::builtin(15).unwrap();
     let r = || estune::tune::Resources::fixed(4 << 30, 2.0, "test");
-    let mut plan = estune::tune::plan(&p, r(), r(), &estune::inputs::target(&cat), false).unwrap();
+    let mut plan = estune::tune::plan(&p, r(), r(), &estune::inputs::target(&cat)).unwrap();
     estune::tune::validate(&mut plan, &cat).unwrap();
+    estune::tune::enforce_budget(&mut plan, false).unwrap();
 }

@@ -12,7 +12,7 @@ use support::ScratchServer;
 fn plan_for(profile_name: &str, cat: &Catalog) -> Plan {
     let p = profile::load(profile_name, None).unwrap();
     let r = || Resources::fixed(1 << 30, 2.0, "test");
-    let mut plan = tune::plan(&p, r(), r(), &estune::inputs::target(cat), true).unwrap();
+    let mut plan = tune::plan(&p, r(), r(), &estune::inputs::target(cat)).unwrap();
     tune::validate(&mut plan, cat).unwrap();
     plan
 }

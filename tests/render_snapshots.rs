@@ -23,10 +23,10 @@ fn shipped_profiles_render_stably() {
             res(mem(&p.primary)),
             res(mem(&p.replica)),
             &estune::inputs::target(&cat),
-            true,
         )
         .unwrap();
         tune::validate(&mut plan, &cat).unwrap();
+        tune::enforce_budget(&mut plan, true).unwrap();
         for role in Role::BOTH {
             insta::assert_snapshot!(
                 format!("{name}-{role}-postgresql.conf"),
@@ -64,7 +64,6 @@ fn client_networks_reach_pg_hba() {
         res(4 << 30),
         res(4 << 30),
         &estune::inputs::target(&cat),
-        false,
     )
     .unwrap();
     let hba = Renderer::new(None)

@@ -145,14 +145,9 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let machine = Machine::default();
     let res = |role| inputs::resources(&profile, role, args.memory, args.cpus, &machine);
     let target = inputs::target(&catalog);
-    let mut plan = tune::plan(
-        &profile,
-        res(Role::Primary),
-        res(Role::Replica),
-        &target,
-        args.allow_overcommit,
-    )?;
+    let mut plan = tune::plan(&profile, res(Role::Primary), res(Role::Replica), &target)?;
     tune::validate(&mut plan, &catalog)?;
+    tune::enforce_budget(&mut plan, args.allow_overcommit || profile.allow_overcommit)?;
     let renderer = Renderer::new(args.templates.as_deref())?;
     let selected = roles(args.role);
     for r in &selected {

@@ -77,14 +77,13 @@ impl Resources {
     }
 }
 
-/// Computes the plan for both roles. Budget excess is an error unless the
-/// profile or caller allows overcommit, in which case it is a warning.
+/// Computes the plan for both roles, with each role's worst-case memory
+/// budget; [`enforce_budget`] decides whether an excess is allowed.
 pub fn plan(
     profile: &Profile,
     primary: Resources,
     replica: Resources,
     target: &Target,
-    allow_overcommit: bool,
 ) -> Result<Plan, TuneError> {
     let major = target.major;
     let res = [primary, replica];
@@ -132,24 +131,11 @@ pub fn plan(
     let (p, r) = outs.split_at_mut(1);
     replication::enforce_parity(&p[0], &mut r[0])?;
 
-    let allow = allow_overcommit || profile.allow_overcommit;
-    let mut over = Vec::new();
     let mut roles = Vec::new();
     for (i, out) in outs.into_iter().enumerate() {
         let cx = ctx(i);
         let budget = budget::compute(&out, cx.memory);
-        let (settings, mut warnings) = out.into_sorted();
-        if !budget.fits {
-            if allow {
-                warnings.push(format!(
-                    "worst-case memory {} exceeds the {} limit (allowed by overcommit)",
-                    budget::human(budget.total),
-                    budget::human(budget.limit)
-                ));
-            } else {
-                over.push((cx.role, budget.clone()));
-            }
-        }
+        let (settings, warnings) = out.into_sorted();
         roles.push(RolePlan {
             role: cx.role,
             inputs: RoleInputs {
@@ -162,9 +148,6 @@ pub fn plan(
             budget,
             warnings,
         });
-    }
-    if !over.is_empty() {
-        return Err(TuneError::OverBudget(over));
     }
     let relations = tables::plan(profile, major)?;
     let mut plan = Plan {
@@ -180,6 +163,33 @@ pub fn plan(
     };
     plan.hash = hash(&plan);
     Ok(plan)
+}
+
+/// Refuses a plan whose worst case exceeds a role's limit, with the
+/// arithmetic; with `allow` (flag or profile) it becomes a warning. Run it
+/// after catalog validation, so a value the server rejects is reported as
+/// that rather than as a budget overrun.
+pub fn enforce_budget(plan: &mut Plan, allow: bool) -> Result<(), TuneError> {
+    let over: Vec<(Role, budget::MemoryBudget)> = plan
+        .roles
+        .iter()
+        .filter(|r| !r.budget.fits)
+        .map(|r| (r.role, r.budget.clone()))
+        .collect();
+    if over.is_empty() {
+        return Ok(());
+    }
+    if !allow {
+        return Err(TuneError::OverBudget(over));
+    }
+    for r in plan.roles.iter_mut().filter(|r| !r.budget.fits) {
+        r.warnings.push(format!(
+            "worst-case memory {} exceeds the {} limit (allowed by overcommit)",
+            budget::human(r.budget.total),
+            budget::human(r.budget.limit)
+        ));
+    }
+    Ok(())
 }
 
 /// A short hash over every value that reaches a server, so that two runs

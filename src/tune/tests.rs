@@ -11,12 +11,25 @@ fn res(memory: u64, cpus: f64) -> Resources {
     Resources::fixed(memory, cpus, "test")
 }
 
+/// plan + enforce_budget, as the CLI runs them.
+fn planned(
+    p: &Profile,
+    primary: Resources,
+    replica: Resources,
+    target: &Target,
+    allow: bool,
+) -> Result<Plan, TuneError> {
+    let mut pl = plan(p, primary, replica, target)?;
+    enforce_budget(&mut pl, allow || p.allow_overcommit)?;
+    Ok(pl)
+}
+
 fn load(name: &str) -> Profile {
     profile::load(name, None).unwrap()
 }
 
 fn plan_of(p: &Profile, mem: u64, cpus: f64, major: u32) -> Result<Plan, TuneError> {
-    plan(
+    planned(
         p,
         res(mem, cpus),
         res(mem, cpus),
@@ -67,7 +80,7 @@ fn every_key_is_emitted_by_some_method_and_checked_by_the_catalog() {
             let mut p = load(name);
             p.durability.synchronous_standby = true;
             for (mem, cpus) in [(4 * GB, 2.0), (64 * GB, 16.0)] {
-                let mut pl = plan(
+                let mut pl = planned(
                     &p,
                     res(mem, cpus),
                     res(mem, cpus),
@@ -138,10 +151,457 @@ fn eventstore_work_mem_is_capped_and_floored() {
     assert!(r.budget.fits, "{}", r.budget.arithmetic());
 }
 
+/// One row per recommender decision: (profile, role, memory, cpus,
+/// storage, major, setting, expected value or absent).
+#[test]
+fn recommenders_by_case() {
+    use crate::profile::Storage::*;
+    use Role::*;
+    let t = |s: &str| Some(Value::Text(s.into()));
+    type Case = (
+        &'static str,
+        Role,
+        u64,
+        f64,
+        crate::profile::Storage,
+        u32,
+        &'static str,
+        Option<Value>,
+    );
+    let cases: &[Case] = &[
+        // wal
+        (
+            "eventstore",
+            Primary,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "checkpoint_timeout",
+            Some(Value::Millis(900_000)),
+        ),
+        (
+            "eventstore",
+            Primary,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "max_wal_size",
+            Some(Value::Bytes(2 * GB)),
+        ),
+        (
+            "eventstore",
+            Primary,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "min_wal_size",
+            Some(Value::Bytes(512 * MB)),
+        ),
+        (
+            "eventstore",
+            Replica,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "synchronous_commit",
+            None,
+        ),
+        (
+            "stock",
+            Primary,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "synchronous_commit",
+            None,
+        ),
+        // replication
+        (
+            "eventstore",
+            Primary,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "max_slot_wal_keep_size",
+            Some(Value::Bytes(8 * GB)),
+        ),
+        (
+            "eventstore",
+            Replica,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "max_slot_wal_keep_size",
+            None,
+        ),
+        (
+            "eventstore",
+            Replica,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "hot_standby_feedback",
+            Some(Value::Bool(true)),
+        ),
+        (
+            "eventstore",
+            Primary,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "hot_standby_feedback",
+            None,
+        ),
+        (
+            "stock",
+            Replica,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "hot_standby",
+            Some(Value::Bool(true)),
+        ),
+        ("stock", Primary, 4 * GB, 2.0, Ssd, 15, "hot_standby", None),
+        (
+            "eventstore",
+            Primary,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "wal_keep_size",
+            Some(Value::Bytes(512 * MB)),
+        ),
+        // autovacuum
+        (
+            "eventstore",
+            Primary,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "autovacuum_naptime",
+            Some(Value::Millis(15_000)),
+        ),
+        (
+            "eventstore",
+            Primary,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "autovacuum_vacuum_cost_limit",
+            Some(Value::Int(2000)),
+        ),
+        (
+            "eventstore",
+            Primary,
+            4 * GB,
+            2.0,
+            Hdd,
+            15,
+            "autovacuum_vacuum_cost_limit",
+            None,
+        ),
+        (
+            "pgtune-oltp",
+            Primary,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "autovacuum_naptime",
+            None,
+        ),
+        // planner
+        (
+            "eventstore",
+            Primary,
+            4 * GB,
+            2.0,
+            Hdd,
+            15,
+            "random_page_cost",
+            None,
+        ),
+        (
+            "eventstore",
+            Primary,
+            4 * GB,
+            2.0,
+            Nvme,
+            15,
+            "effective_io_concurrency",
+            Some(Value::Int(1000)),
+        ),
+        (
+            "eventstore",
+            Primary,
+            4 * GB,
+            2.0,
+            San,
+            15,
+            "effective_io_concurrency",
+            Some(Value::Int(300)),
+        ),
+        (
+            "eventstore",
+            Primary,
+            4 * GB,
+            2.0,
+            Hdd,
+            15,
+            "effective_io_concurrency",
+            Some(Value::Int(2)),
+        ),
+        (
+            "eventstore",
+            Primary,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "jit",
+            Some(Value::Bool(false)),
+        ),
+        ("pgtune-oltp", Primary, 4 * GB, 2.0, Ssd, 15, "jit", None),
+        (
+            "pgtune-oltp",
+            Primary,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "default_statistics_target",
+            Some(Value::Int(100)),
+        ),
+        (
+            "eventstore",
+            Primary,
+            4 * GB,
+            2.0,
+            Ssd,
+            18,
+            "io_method",
+            t("worker"),
+        ),
+        // parallel
+        (
+            "eventstore",
+            Primary,
+            16 * GB,
+            8.0,
+            Ssd,
+            16,
+            "max_parallel_workers_per_gather",
+            Some(Value::Int(0)),
+        ),
+        (
+            "eventstore",
+            Replica,
+            16 * GB,
+            8.0,
+            Ssd,
+            16,
+            "max_parallel_workers_per_gather",
+            Some(Value::Int(2)),
+        ),
+        (
+            "eventstore",
+            Replica,
+            16 * GB,
+            2.0,
+            Ssd,
+            16,
+            "max_parallel_workers_per_gather",
+            Some(Value::Int(0)),
+        ),
+        (
+            "eventstore",
+            Primary,
+            16 * GB,
+            16.0,
+            Ssd,
+            16,
+            "max_worker_processes",
+            Some(Value::Int(16)),
+        ),
+        (
+            "eventstore",
+            Primary,
+            16 * GB,
+            2.0,
+            Ssd,
+            16,
+            "max_worker_processes",
+            Some(Value::Int(8)),
+        ),
+        (
+            "eventstore",
+            Primary,
+            16 * GB,
+            8.0,
+            Ssd,
+            16,
+            "max_parallel_maintenance_workers",
+            Some(Value::Int(4)),
+        ),
+        (
+            "eventstore",
+            Primary,
+            16 * GB,
+            0.5,
+            Ssd,
+            16,
+            "max_parallel_workers",
+            Some(Value::Int(1)),
+        ),
+        // bgwriter
+        (
+            "eventstore",
+            Primary,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "bgwriter_lru_maxpages",
+            Some(Value::Int(400)),
+        ),
+        (
+            "eventstore",
+            Replica,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "bgwriter_lru_maxpages",
+            None,
+        ),
+        // monitoring
+        (
+            "eventstore",
+            Primary,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "shared_preload_libraries",
+            t("pg_stat_statements"),
+        ),
+        (
+            "eventstore",
+            Replica,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "cluster_name",
+            t("replica"),
+        ),
+        ("stock", Primary, 4 * GB, 2.0, Ssd, 15, "cluster_name", None),
+        (
+            "stock",
+            Primary,
+            4 * GB,
+            2.0,
+            Ssd,
+            15,
+            "shared_preload_libraries",
+            None,
+        ),
+    ];
+    for (name, role, mem, cpus, storage, major, setting, want) in cases {
+        let mut p = load(name);
+        p.primary.resources.storage = Some(*storage);
+        p.replica.resources.storage = Some(*storage);
+        let pl = planned(
+            &p,
+            res(*mem, *cpus),
+            res(*mem, *cpus),
+            &Target::standard(*major),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            &val(&pl, *role, setting),
+            want,
+            "{name} {role} {storage:?} {cpus} CPUs PG{major}: {setting}"
+        );
+    }
+}
+
+#[test]
+fn synchronous_standby_names_the_replica() {
+    let mut p = load("stock");
+    p.durability.synchronous_standby = true;
+    let pl = planned(
+        &p,
+        res(4 * GB, 2.0),
+        res(4 * GB, 2.0),
+        &Target::standard(15),
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        val(&pl, Role::Primary, "synchronous_standby_names"),
+        Some(Value::Text("replica".into()))
+    );
+    assert_eq!(
+        val(&pl, Role::Replica, "cluster_name"),
+        Some(Value::Text("replica".into()))
+    );
+}
+
+#[test]
+fn measured_wal_rate_and_disk_size_the_wal() {
+    let mut p = load("eventstore");
+    p.primary.workload.wal_rate = Some(10 * MB); // 10MB/s × 900s × 2 = 17.6GB → 18GB
+    let pl = planned(
+        &p,
+        res(4 * GB, 2.0),
+        res(4 * GB, 2.0),
+        &Target::standard(15),
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        val(&pl, Role::Primary, "max_wal_size"),
+        Some(Value::Bytes(18 * GB))
+    );
+    p.primary.resources.wal_disk = Some(20 * GB);
+    let pl = planned(
+        &p,
+        res(4 * GB, 2.0),
+        res(4 * GB, 2.0),
+        &Target::standard(15),
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        val(&pl, Role::Primary, "max_wal_size"),
+        Some(Value::Bytes(5 * GB))
+    );
+    // 20GB − 5GB − 2GB headroom
+    assert_eq!(
+        val(&pl, Role::Primary, "max_slot_wal_keep_size"),
+        Some(Value::Bytes(13 * GB))
+    );
+}
+
 #[test]
 fn pgtune_formulas_at_4gib() {
     let p = load("pgtune-oltp");
-    let pl = plan(
+    let pl = planned(
         &p,
         res(4 * GB, 2.0),
         res(4 * GB, 2.0),
@@ -168,7 +628,7 @@ fn pgtune_formulas_at_4gib() {
     for (name, want) in cases {
         assert_eq!(&val(&pl, Role::Primary, name), want, "{name}");
     }
-    let eight = plan(
+    let eight = planned(
         &p,
         res(16 * GB, 8.0),
         res(16 * GB, 8.0),
@@ -240,7 +700,7 @@ fn version_awareness() {
         (18, Target::standard(18), "io_method", true),
     ];
     for (major, target, name, present) in cases {
-        let pl = plan(&p, res(4 * GB, 2.0), res(4 * GB, 2.0), target, false).unwrap();
+        let pl = planned(&p, res(4 * GB, 2.0), res(4 * GB, 2.0), target, false).unwrap();
         assert_eq!(
             pl.role(Role::Primary).get(name).is_some(),
             *present,
@@ -281,7 +741,7 @@ fn replica_parity_is_raised_or_refused() {
 #[test]
 fn original_setup_trips_the_budget_on_the_replica() {
     let p = load("des-benchmark");
-    let err = plan(
+    let err = planned(
         &p,
         res(4096 * MB, 2.0),
         res(6144 * MB, 2.0),
@@ -301,7 +761,7 @@ fn original_setup_trips_the_budget_on_the_replica() {
         msg.contains("200 × 96MB × 2.0 × 1") && msg.contains("--allow-overcommit"),
         "{msg}"
     );
-    let pl = plan(
+    let pl = planned(
         &p,
         res(4096 * MB, 2.0),
         res(6144 * MB, 2.0),
@@ -350,7 +810,7 @@ fn eventstore_catalog_tuning() {
 
 #[test]
 fn overrides_win_and_keep_the_formula() {
-    let pl = plan(
+    let pl = planned(
         &load("des-benchmark"),
         res(4096 * MB, 2.0),
         res(6144 * MB, 2.0),
@@ -400,7 +860,7 @@ proptest! {
         p.primary.connections = conns;
         p.replica.connections = replica_conns;
         let mem = mem_mib * MB;
-        let mut pl = plan(&p, res(mem, cpus as f64), res(mem, cpus as f64), &Target::standard(major), false)
+        let mut pl = planned(&p, res(mem, cpus as f64), res(mem, cpus as f64), &Target::standard(major), false)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         for r in &pl.roles {
             prop_assert!(r.budget.fits, "{}: {}", r.role, r.budget.arithmetic());

@@ -60,6 +60,38 @@ impl Machine {
         dirs
     }
 
+    /// The cgroup v1 directories of `controller` for this process's own
+    /// group (from /proc/self/cgroup) up to the controller's root.
+    fn v1_dirs(&self, controller: &str) -> Vec<PathBuf> {
+        let own = read(&self.path("proc/self/cgroup")).and_then(|s| {
+            s.lines().find_map(|l| {
+                let mut parts = l.splitn(3, ':');
+                let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+                ctrls
+                    .split(',')
+                    .any(|c| c == controller)
+                    .then(|| path.to_string())
+            })
+        });
+        let mounts = [controller.to_string(), "cpu,cpuacct".to_string()];
+        let Some(base) = mounts
+            .iter()
+            .map(|m| self.path("sys/fs/cgroup").join(m))
+            .find(|b| b.is_dir())
+        else {
+            return vec![];
+        };
+        let mut rel = PathBuf::from(own.unwrap_or_default().trim_start_matches('/'));
+        let mut dirs = vec![];
+        loop {
+            dirs.push(base.join(&rel));
+            if !rel.pop() {
+                break;
+            }
+        }
+        dirs
+    }
+
     pub fn memory(&self) -> Sourced<u64> {
         let v2 = self
             .v2_dirs()
@@ -69,9 +101,14 @@ impl Machine {
         if let Some(m) = v2 {
             return sourced(m, "cgroup v2 memory.max");
         }
-        if let Some(m) = read(&self.path("sys/fs/cgroup/memory/memory.limit_in_bytes"))
-            .and_then(|s| s.parse::<u64>().ok())
+        if let Some(m) = self
+            .v1_dirs("memory")
+            .into_iter()
+            .filter_map(|d| {
+                read(&d.join("memory.limit_in_bytes")).and_then(|s| s.parse::<u64>().ok())
+            })
             .filter(|m| *m < V1_UNLIMITED)
+            .min()
         {
             return sourced(m, "cgroup v1 memory.limit_in_bytes");
         }
@@ -104,14 +141,20 @@ impl Machine {
         if let Some(c) = v2 {
             return sourced(c, "cgroup v2 cpu.max");
         }
-        let quota = read(&self.path("sys/fs/cgroup/cpu/cpu.cfs_quota_us"))
-            .and_then(|s| s.parse::<i64>().ok())
-            .filter(|q| *q > 0);
-        let period = read(&self.path("sys/fs/cgroup/cpu/cpu.cfs_period_us"))
-            .and_then(|s| s.parse::<i64>().ok())
-            .filter(|p| *p > 0);
-        if let (Some(q), Some(p)) = (quota, period) {
-            return sourced(q as f64 / p as f64, "cgroup v1 cpu.cfs_quota_us");
+        let v1 = self
+            .v1_dirs("cpu")
+            .into_iter()
+            .filter_map(|d| {
+                let num = |f: &str| {
+                    read(&d.join(f))
+                        .and_then(|s| s.parse::<i64>().ok())
+                        .filter(|v| *v > 0)
+                };
+                Some(num("cpu.cfs_quota_us")? as f64 / num("cpu.cfs_period_us")? as f64)
+            })
+            .min_by(f64::total_cmp);
+        if let Some(c) = v1 {
+            return sourced(c, "cgroup v1 cpu.cfs_quota_us");
         }
         let n = std::thread::available_parallelism()
             .map(|n| n.get())

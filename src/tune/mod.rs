@@ -111,7 +111,7 @@ pub fn plan(
             let mut out = RoleOut::with_overrides(cx.rp, major);
             connections::recommend(&cx, &mut out);
             parallel::worker_processes(&cx, &mut out);
-            replication::recommend(&cx, &mut out);
+            replication::senders(&cx, &mut out);
             out
         })
         .collect();

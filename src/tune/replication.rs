@@ -25,7 +25,9 @@ pub const KEYS: &[&str] = &[
 const MB: u64 = 1 << 20;
 const GB: u64 = 1 << 30;
 
-pub fn recommend(cx: &RoleCtx, out: &mut RoleOut) {
+/// Stage one: what every method needs for streaming, including the
+/// parity parameter max_wal_senders.
+pub fn senders(cx: &RoleCtx, out: &mut RoleOut) {
     // Both roles get the sender settings: after a failover the replica is
     // the primary, and a standby needs max_wal_senders ≥ the primary's.
     out.set("wal_level", Value::Text("replica".into()), Group::Replication,
@@ -46,6 +48,10 @@ pub fn recommend(cx: &RoleCtx, out: &mut RoleOut) {
         out.set("synchronous_standby_names", Value::Text("replica".into()), Group::Replication,
             "durability.synchronous_standby = true: commits wait for the standby whose cluster_name is `replica`");
     }
+}
+
+/// Stage two: WAL retention and standby behaviour, once max_wal_size is known.
+pub fn recommend(cx: &RoleCtx, out: &mut RoleOut) {
     if cx.method != Method::Eventstore {
         return;
     }

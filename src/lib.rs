@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod cluster;
 pub mod db;
 pub mod inputs;
 pub mod machine;

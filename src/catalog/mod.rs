@@ -13,7 +13,6 @@ mod check;
 mod param;
 mod parse;
 mod probe;
-mod run_as;
 mod server;
 mod tsv;
 mod versions;
@@ -60,14 +59,8 @@ pub enum CatalogError {
         #[source]
         source: std::io::Error,
     },
-    #[error("OS user `{user}` does not exist; create it (e.g. `useradd --system postgres`) or name another unprivileged user, because PostgreSQL refuses to run as root")]
-    NoSuchUser { user: String },
-    #[error("OS user `{user}` cannot reach {path}: {reason}. PostgreSQL has to run as that user, so install the binaries where it can read them (or make the directories traversable with chmod o+x), then pass --pg-bin DIR")]
-    Unreachable {
-        user: String,
-        path: PathBuf,
-        reason: String,
-    },
+    #[error(transparent)]
+    RunAs(#[from] crate::pgbin::RunAsError),
     #[error("{program} failed ({status}) while probing the parameter catalog:\n{output}")]
     Command {
         program: PathBuf,
@@ -104,8 +97,10 @@ impl CatalogError {
         matches!(
             self,
             CatalogError::UnsupportedVersion { .. }
-                | CatalogError::NoSuchUser { .. }
-                | CatalogError::Unreachable { .. }
+                | CatalogError::RunAs(
+                    crate::pgbin::RunAsError::NoSuchUser { .. }
+                        | crate::pgbin::RunAsError::Unreachable { .. }
+                )
         )
     }
 }

@@ -5,10 +5,10 @@
 //! the socket: the directory is 0700 and owned by the server's user.
 //! Cleanup runs on every path, errors included, through `Drop`.
 
-use super::run_as::RunAs;
 use super::server::{self, Settings};
 use super::CatalogError;
 use crate::pgbin::PgBinaries;
+use crate::pgbin::RunAs;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -1,6 +1,7 @@
 //! Command-line definitions and dispatch. Logic lives in the library
 //! modules; this turns arguments into calls and errors into exit codes.
 
+mod cluster;
 mod render;
 
 use clap::{Parser, Subcommand};
@@ -17,6 +18,10 @@ Examples:
 
   # The primary's postgresql.conf on stdout
   estune render --profile eventstore --role primary > postgresql.conf
+
+  # A primary + streaming replica on 127.0.0.1:5433/5434, then its state
+  estune cluster up --profile eventstore --memory 2GiB
+  estune cluster status
 
 Exit codes: 0 success, 1 failure, 2 bad input (profile, flags, values).";
 
@@ -35,6 +40,9 @@ pub enum Command {
     /// for each role from a workload profile, every value explained and
     /// validated against the server's own parameter catalog.
     Render(render::RenderArgs),
+    /// Manage a primary + streaming replica pair (local processes or Docker)
+    #[command(subcommand, after_help = cluster::CLUSTER_EXAMPLES)]
+    Cluster(cluster::ClusterCommand),
 }
 
 /// An error the user caused by what they typed or wrote: exit code 2.
@@ -58,6 +66,8 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
                         | crate::inputs::InputError::Binaries(_)
                 )
             )
+            || c.downcast_ref::<crate::cluster::ClusterError>()
+                .is_some_and(|c| c.is_input_error())
             || c.downcast_ref::<crate::catalog::CatalogError>()
                 .is_some_and(|c| c.is_input_error())
     });
@@ -80,6 +90,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render(args) => render::run(args),
+        Command::Cluster(cmd) => cluster::run(cmd),
     }
 }
 

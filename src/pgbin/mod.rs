@@ -7,6 +7,9 @@
 //! own `/opt/estune/pg*/bin` (scripts/install-pg18.sh as root), and
 //! `$XDG_CACHE_HOME/estune/pg*/bin` and `~/.cache/estune/pg*/bin`.
 
+mod run_as;
+pub use run_as::{RunAs, RunAsError};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use thiserror::Error;

@@ -87,7 +87,7 @@ fn finds_the_installed_versions() {
                     "{err}"
                 );
             }
-            Err(e) => println!("skipping PostgreSQL {major}: {e}"),
+            Err(e) => panic!("PostgreSQL {major} binaries are needed ({e}); run .ci/run"),
         }
     }
     if let Some(highest) = all.iter().map(|b| version_key(&b.version)).max() {

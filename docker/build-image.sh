@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Builds a PostgreSQL 15 image with no registry: debootstrap a minimal
+# Debian bookworm, install postgresql-15 from deb.debian.org, trim it, and
+# `docker import` the root filesystem. See docker/README.md.
+#
+#   bash docker/build-image.sh [--force] [--no-jit] [TAG]
+#
+# TAG defaults to estune/postgres:15. Runs unattended (CI). Skips everything
+# when TAG already exists, unless --force. --no-jit leaves out LLVM (JIT
+# compilation; about 130 MB). Downloads are cached under $ESTUNE_CACHE_DIR
+# (default /var/cache/estune) so a rebuild does not fetch them again.
+set -euo pipefail
+
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+
+force=0
+jit=1
+tag=estune/postgres:15
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --force) force=1 ;;
+    --no-jit) jit=0 ;;
+    -h|--help) usage; exit 0 ;;
+    -*) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
+    *) tag=$1 ;;
+  esac
+  shift
+done
+
+suite=bookworm
+mirror=${ESTUNE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+security=${ESTUNE_DEBIAN_SECURITY:-http://deb.debian.org/debian-security}
+cache=${ESTUNE_CACHE_DIR:-/var/cache/estune}
+start=$(date +%s)
+elapsed() { echo "$(( $(date +%s) - start ))s"; }
+say() { printf '== %s (%s)\n' "$*" "$(elapsed)"; }
+
+if [ "$force" = 0 ] && docker image inspect "$tag" >/dev/null 2>&1; then
+  echo "image $tag already exists; nothing to do (--force rebuilds it)"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "debootstrap and chroot need root; run this as root" >&2
+  exit 1
+fi
+# Fail before the slow part if the engine cannot take the image.
+docker version --format '{{.Server.Version}}' >/dev/null
+
+export DEBIAN_FRONTEND=noninteractive
+if ! command -v debootstrap >/dev/null; then
+  say "installing debootstrap"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+fi
+
+arch=$(dpkg --print-architecture)
+mkdir -p "$cache/debs"
+# /var/tmp rather than /tmp: the root filesystem is a few hundred MB and
+# /tmp may be a small tmpfs.
+work=$(mktemp -d /var/tmp/estune-image.XXXXXX)
+root=$work/root
+cleanup() {
+  # Never leave a mount behind: rm -rf would then reach into the host.
+  for m in "$root/proc" "$root/dev/pts"; do
+    if mountpoint -q "$m" 2>/dev/null; then umount -l "$m" || true; fi
+  done
+  rm -rf --one-file-system "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+tarball=$cache/debootstrap-$suite-minbase-$arch.tgz
+if [ ! -s "$tarball" ]; then
+  say "downloading the $suite minbase packages (cached in $tarball)"
+  debootstrap --variant=minbase --arch="$arch" --make-tarball="$tarball.part" \
+    "$suite" "$work/download" "$mirror" >"$work/debootstrap.log" 2>&1 \
+    || { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
+  mv "$tarball.part" "$tarball"
+fi
+
+say "debootstrap $suite (minbase) from $tarball"
+debootstrap --variant=minbase --arch="$arch" --unpack-tarball="$tarball" \
+  "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 \
+  || { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
+
+cat >"$root/etc/apt/sources.list" <<EOF
+deb $mirror $suite main
+deb $mirror $suite-updates main
+deb $security $suite-security main
+EOF
+# No service may start inside the chroot.
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+chmod 755 "$root/usr/sbin/policy-rc.d"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+mount -t proc proc "$root/proc"
+
+# Package tools are chatty (and complain about /dev/pts, harmlessly); their
+# output is shown only when they fail.
+logged() {
+  "$@" >>"$work/build.log" 2>&1 || { tail -n 40 "$work/build.log" >&2; return 1; }
+}
+
+in_root() {
+  chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+    LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
+}
+
+say "installing postgresql-15"
+cp -a "$cache/debs/." "$root/var/cache/apt/archives/" 2>/dev/null || true
+logged in_root apt-get update -qq
+logged in_root apt-get install -y -qq --no-install-recommends postgresql-common
+# estune runs initdb itself; the package must not create a `main` cluster.
+sed -i 's/^#\?\s*create_main_cluster.*/create_main_cluster = false/' \
+  "$root/etc/postgresql-common/createcluster.conf"
+logged in_root apt-get install -y -qq --no-install-recommends postgresql-15 tzdata
+cp -a "$root/var/cache/apt/archives/"*.deb "$cache/debs/"
+
+bindir=/usr/lib/postgresql/15/bin
+version=$(in_root "$bindir/postgres" --version | awk '{print $3}')
+test -e "$root/usr/lib/postgresql/15/lib/pg_stat_statements.so" \
+  || { echo "pg_stat_statements.so is missing from the image" >&2; exit 1; }
+uid=$(in_root id -u postgres)
+gid=$(in_root id -g postgres)
+
+say "trimming"
+umount "$root/proc"
+rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/* "$root"/var/cache/debconf/*-old \
+  "$root"/var/log/* "$root"/usr/share/man "$root"/usr/share/info "$root"/usr/share/lintian \
+  "$root"/usr/share/linda "$root/usr/sbin/policy-rc.d" "$root"/tmp/* "$root"/root/.cache
+# Documentation, but not the copyright notices.
+find "$root/usr/share/doc" -mindepth 1 ! -name copyright ! -type d -delete
+find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete
+# Message translations: the server logs in English (lc_messages = C).
+find "$root/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
+# Character maps are for generating locales; C.UTF-8 ships ready-made.
+rm -rf "$root"/usr/share/i18n/charmaps/* "$root"/usr/share/i18n/locales/*
+if [ "$jit" = 0 ]; then
+  # Without llvmjit.so the server runs every query interpreted, whatever
+  # `jit` says; dpkg still lists the packages, so apt stays consistent.
+  rm -rf "$root"/usr/lib/postgresql/15/lib/llvmjit* "$root"/usr/lib/postgresql/15/lib/bitcode
+  find "$root/usr/lib" -maxdepth 3 \( -name 'libLLVM-*.so*' -o -name 'libz3.so*' \) -delete
+fi
+# Docker provides these at run time.
+: >"$root/etc/resolv.conf"
+: >"$root/etc/hostname"
+# The unix socket directory; /run is part of the image, not a tmpfs.
+install -d -m 2775 -o "$uid" -g "$gid" "$root/var/run/postgresql"
+
+say "importing as $tag"
+old=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
+tar --numeric-owner -C "$root" -c . | docker import \
+  --change 'USER postgres' \
+  --change "ENV PATH=$bindir:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+  --change 'ENV LANG=C.UTF-8' \
+  --change 'ENV PGDATA=/var/lib/postgresql/estune/data' \
+  --change 'WORKDIR /var/lib/postgresql' \
+  --change 'EXPOSE 5432/tcp' \
+  --change 'LABEL estune.image=1' \
+  --change "LABEL estune.postgres.version=$version" \
+  --change "LABEL estune.postgres.uid=$uid estune.postgres.gid=$gid estune.jit=$jit" \
+  --change 'CMD ["postgres", "--version"]' \
+  - "$tag" >/dev/null
+new=$(docker image inspect --format '{{.Id}}' "$tag")
+# --force replaced the tag; drop the old image unless a container uses it.
+if [ -n "$old" ] && [ "$old" != "$new" ]; then docker image rm "$old" >/dev/null 2>&1 || true; fi
+
+size=$(docker image inspect --format '{{.Size}}' "$tag")
+say "built $tag: PostgreSQL $version, postgres uid $uid gid $gid, $(( size / 1024 / 1024 )) MB"

@@ -1,0 +1,404 @@
+//! The local backend: each server is an ordinary process on 127.0.0.1,
+//! run by pg_ctl as an unprivileged OS user (never root), with its data
+//! directory, log and socket directory under the cluster's state directory.
+
+use super::{Backend, BackendKind, ClusterError, NodeRuntime, NodeSpec, Prepared, ReplicationAuth};
+use crate::pgbin::{PgBinaries, RunAs};
+use crate::tune::Role;
+use async_trait::async_trait;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub struct LocalBackend {
+    pub bins: PgBinaries,
+    /// Where cluster directories live (the state directory's root).
+    root: PathBuf,
+    run_as: Option<RunAs>,
+}
+
+impl LocalBackend {
+    pub fn new(
+        bins: PgBinaries,
+        state_root: &Path,
+        os_user: &str,
+    ) -> Result<LocalBackend, ClusterError> {
+        let run_as = RunAs::resolve(os_user)?;
+        Ok(LocalBackend {
+            bins,
+            root: state_root.to_path_buf(),
+            run_as,
+        })
+    }
+
+    /// The node's own directory: data/, server.log, run/ (socket), .pgpass.
+    fn node_dir(&self, node: &NodeSpec) -> PathBuf {
+        Path::new(&node.data_dir)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.root.join(&node.cluster).join(node.role.as_str()))
+    }
+
+    fn log_path(&self, node: &NodeSpec) -> PathBuf {
+        self.node_dir(node).join("server.log")
+    }
+
+    /// Makes a directory the server user owns (mode 0700).
+    fn own_dir(&self, dir: &Path) -> Result<(), ClusterError> {
+        std::fs::create_dir_all(dir)
+            .map_err(ClusterError::io(format!("creating {}", dir.display())))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(
+            ClusterError::io(format!("setting the mode of {}", dir.display())),
+        )?;
+        self.chown(dir)
+    }
+
+    fn chown(&self, path: &Path) -> Result<(), ClusterError> {
+        if let Some(u) = &self.run_as {
+            nix::unistd::chown(path, Some(u.uid), Some(u.gid)).map_err(|e| ClusterError::Io {
+                what: format!("giving {} to {}", path.display(), u.name),
+                source: e.into(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Writes a file the server user owns, mode 0600, atomically.
+    fn write_owned(&self, path: &Path, text: &str) -> Result<(), ClusterError> {
+        crate::report::write_atomic(path, text)
+            .map_err(ClusterError::io(format!("writing {}", path.display())))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
+            ClusterError::io(format!("setting the mode of {}", path.display())),
+        )?;
+        self.chown(path)
+    }
+
+    /// Runs a PostgreSQL program as the server user; its output is the
+    /// error when it fails.
+    async fn run(
+        &self,
+        tool: &str,
+        args: Vec<String>,
+        envs: Vec<(String, String)>,
+    ) -> Result<String, ClusterError> {
+        let program = self.bins.tool(tool);
+        let mut cmd = Command::new(&program);
+        cmd.args(&args)
+            .envs(envs)
+            .stdin(Stdio::null())
+            .current_dir("/");
+        if let Some(u) = &self.run_as {
+            u.apply(&mut cmd);
+        }
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await
+            .expect("the blocking task does not panic")
+            .map_err(ClusterError::io(format!("running {}", program.display())))?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if out.status.success() {
+            Ok(text)
+        } else {
+            Err(ClusterError::Command {
+                program: format!("{tool} {}", args.join(" ")),
+                status: out.status.to_string(),
+                output: text,
+            })
+        }
+    }
+
+    fn postmaster_pid(&self, node: &NodeSpec) -> Option<u32> {
+        let text =
+            std::fs::read_to_string(Path::new(&node.data_dir).join("postmaster.pid")).ok()?;
+        let pid: i32 = text.lines().next()?.trim().parse().ok()?;
+        // The file outlives a crashed server; the process must exist too.
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).ok()?;
+        Some(pid as u32)
+    }
+}
+
+#[async_trait]
+impl Backend for LocalBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Local
+    }
+
+    fn data_dir(&self, cluster: &str, role: Role) -> String {
+        self.root
+            .join(cluster)
+            .join(role.as_str())
+            .join("data")
+            .display()
+            .to_string()
+    }
+
+    async fn preflight(&self) -> Result<String, ClusterError> {
+        if let Some(u) = &self.run_as {
+            u.check_can_run(&self.bins.postgres())?;
+            std::fs::create_dir_all(&self.root).map_err(ClusterError::io(format!(
+                "creating {}",
+                self.root.display()
+            )))?;
+            u.check_can_reach(&self.root)?;
+        }
+        Ok(self.bins.version.clone())
+    }
+
+    async fn prepare(&self, _cluster: &str) -> Result<Prepared, ClusterError> {
+        Ok(Prepared::default())
+    }
+
+    async fn initdb(&self, node: &NodeSpec, superuser_password: &str) -> Result<(), ClusterError> {
+        let dir = self.node_dir(node);
+        self.own_dir(&dir)?;
+        self.own_dir(&dir.join("run"))?;
+        let pwfile = dir.join(".initdb-pw");
+        self.write_owned(&pwfile, superuser_password)?;
+        let result = self
+            .run(
+                "initdb",
+                vec![
+                    "-D".into(),
+                    node.data_dir.clone(),
+                    "-U".into(),
+                    "postgres".into(),
+                    "--auth-local=peer".into(),
+                    "--auth-host=scram-sha-256".into(),
+                    "--data-checksums".into(),
+                    format!("--pwfile={}", pwfile.display()),
+                ],
+                vec![],
+            )
+            .await;
+        let _ = std::fs::remove_file(&pwfile);
+        result.map(|_| ())
+    }
+
+    async fn basebackup(
+        &self,
+        replica: &NodeSpec,
+        primary: &NodeSpec,
+        auth: &ReplicationAuth,
+    ) -> Result<(), ClusterError> {
+        let dir = self.node_dir(replica);
+        self.own_dir(&dir)?;
+        self.own_dir(&dir.join("run"))?;
+        // The walreceiver reads the password from this file later too
+        // (pg_basebackup -R records passfile in primary_conninfo).
+        let pgpass = dir.join(".pgpass");
+        self.write_owned(
+            &pgpass,
+            &format!(
+                "127.0.0.1:{}:*:{}:{}\n",
+                primary.host_port, auth.user, auth.password
+            ),
+        )?;
+        self.run(
+            "pg_basebackup",
+            vec![
+                "-h".into(),
+                "127.0.0.1".into(),
+                "-p".into(),
+                primary.host_port.to_string(),
+                "-U".into(),
+                auth.user.clone(),
+                "-D".into(),
+                replica.data_dir.clone(),
+                "-R".into(),
+                "-S".into(),
+                auth.slot.clone(),
+                "-X".into(),
+                "stream".into(),
+                "-c".into(),
+                "fast".into(),
+                "-w".into(),
+            ],
+            vec![("PGPASSFILE".into(), pgpass.display().to_string())],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn write_config(
+        &self,
+        node: &NodeSpec,
+        files: &[(String, String)],
+    ) -> Result<(), ClusterError> {
+        for (name, text) in files {
+            self.write_owned(&Path::new(&node.data_dir).join(name), text)?;
+        }
+        Ok(())
+    }
+
+    async fn read_config(
+        &self,
+        node: &NodeSpec,
+        name: &str,
+    ) -> Result<Option<String>, ClusterError> {
+        let path = Path::new(&node.data_dir).join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ClusterError::Io {
+                what: format!("reading {}", path.display()),
+                source: e,
+            }),
+        }
+    }
+
+    async fn start(&self, node: &NodeSpec) -> Result<(), ClusterError> {
+        let socket_dir = self.node_dir(node).join("run");
+        let opts = format!(
+            "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories='{}'",
+            node.host_port,
+            socket_dir.display()
+        );
+        // -W: return at once; the caller polls readiness with a deadline.
+        self.run(
+            "pg_ctl",
+            vec![
+                "-D".into(),
+                node.data_dir.clone(),
+                "-l".into(),
+                self.log_path(node).display().to_string(),
+                "-o".into(),
+                opts,
+                "-W".into(),
+                "start".into(),
+            ],
+            vec![],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn stop(&self, node: &NodeSpec) -> Result<(), ClusterError> {
+        if self.postmaster_pid(node).is_none() {
+            return Ok(());
+        }
+        self.run(
+            "pg_ctl",
+            vec![
+                "-D".into(),
+                node.data_dir.clone(),
+                "-m".into(),
+                "fast".into(),
+                "-w".into(),
+                "-t".into(),
+                "120".into(),
+                "stop".into(),
+            ],
+            vec![],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn logs(&self, node: &NodeSpec, lines: usize) -> Result<String, ClusterError> {
+        let text = std::fs::read_to_string(self.log_path(node)).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        Ok(all[all.len().saturating_sub(lines)..].join("\n"))
+    }
+
+    async fn follow_logs(&self, node: &NodeSpec) -> Result<(), ClusterError> {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+        let path = self.log_path(node);
+        let mut f = tokio::fs::File::open(&path)
+            .await
+            .map_err(ClusterError::io(format!("opening {}", path.display())))?;
+        let mut pos = f
+            .seek(std::io::SeekFrom::End(0))
+            .await
+            .map_err(ClusterError::io("seeking the log"))?;
+        let mut out = tokio::io::stdout();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = f
+                .read(&mut buf)
+                .await
+                .map_err(ClusterError::io("reading the log"))?;
+            if n == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                // A rotated or truncated log starts again from its beginning.
+                let len = tokio::fs::metadata(&path)
+                    .await
+                    .map(|m| m.len())
+                    .unwrap_or(pos);
+                if len < pos {
+                    pos = f
+                        .seek(std::io::SeekFrom::Start(0))
+                        .await
+                        .map_err(ClusterError::io("seeking the log"))?;
+                }
+                continue;
+            }
+            pos += n as u64;
+            out.write_all(&buf[..n])
+                .await
+                .map_err(ClusterError::io("writing to stdout"))?;
+            out.flush()
+                .await
+                .map_err(ClusterError::io("writing to stdout"))?;
+        }
+    }
+
+    async fn runtime(&self, node: &NodeSpec) -> Result<NodeRuntime, ClusterError> {
+        let pid = self.postmaster_pid(node);
+        Ok(NodeRuntime {
+            running: pid.is_some(),
+            pid,
+            memory_limit: node.memory,
+            location: node.data_dir.clone(),
+            ..NodeRuntime::default()
+        })
+    }
+
+    async fn set_memory(
+        &self,
+        _node: &NodeSpec,
+        _limit: u64,
+        _reservation: Option<u64>,
+    ) -> Result<(), ClusterError> {
+        Err(ClusterError::Unsupported {
+            what: "changing a memory limit".into(),
+            backend: "local",
+            hint: Some(
+                "local servers share the host's memory; the limit only sizes the plan".into(),
+            ),
+        })
+    }
+
+    async fn remove(
+        &self,
+        cluster: &str,
+        nodes: &[NodeSpec],
+        purge: bool,
+    ) -> Result<(), ClusterError> {
+        // The replica first, so the primary does not log a lost walsender.
+        for node in nodes.iter().rev() {
+            self.stop(node).await?;
+        }
+        if purge {
+            let dir = self.root.join(cluster);
+            for node in nodes {
+                let d = self.node_dir(node);
+                if d.starts_with(&dir) {
+                    match std::fs::remove_dir_all(&d) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => {
+                            return Err(ClusterError::Io {
+                                what: format!("removing {}", d.display()),
+                                source: e,
+                            })
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

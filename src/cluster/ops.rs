@@ -1,0 +1,312 @@
+//! The `estune cluster …` operations as library functions: choosing and
+//! opening a backend, bringing a pair up from a profile, status, down.
+
+use super::bringup::{self, UpRequest};
+use super::local::LocalBackend;
+use super::{Backend, BackendKind, ClusterError, ClusterState, NodeRuntime, StateDir};
+use crate::catalog::Catalog;
+use crate::profile::Profile;
+use crate::render::Renderer;
+use crate::tune::{self, Role};
+use serde::Serialize;
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+/// Default host ports, as in the original setup.
+pub const DEFAULT_PORTS: [u16; 2] = [5433, 5434];
+
+fn port_free(p: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", p)).is_ok()
+}
+
+/// The requested ports, or the defaults moved to the next free pair. An
+/// explicitly requested port that is taken is an error, never moved.
+pub fn choose_ports(primary: Option<u16>, replica: Option<u16>) -> Result<[u16; 2], ClusterError> {
+    let mut chosen = [0u16; 2];
+    for (i, want) in [primary, replica].into_iter().enumerate() {
+        chosen[i] = match want {
+            Some(p) if port_free(p) => p,
+            Some(p) => return Err(ClusterError::PortInUse { port: p }),
+            None => (DEFAULT_PORTS[i]..DEFAULT_PORTS[i] + 200)
+                .step_by(2)
+                .find(|p| port_free(*p) && !chosen[..i].contains(p))
+                .ok_or(ClusterError::PortInUse {
+                    port: DEFAULT_PORTS[i],
+                })?,
+        };
+    }
+    Ok(chosen)
+}
+
+/// Opens the backend a saved cluster was made with.
+pub fn open_backend(
+    state: &ClusterState,
+    dir: &StateDir,
+) -> Result<Box<dyn Backend>, ClusterError> {
+    match state.backend {
+        BackendKind::Local => {
+            let bindir = state.bindir.clone().unwrap_or_default();
+            let bins = crate::pgbin::find(Some(&bindir), Some(state.major)).map_err(|e| {
+                ClusterError::Io {
+                    what: format!("the cluster's binaries: {e}"),
+                    source: std::io::Error::other("binaries missing"),
+                }
+            })?;
+            Ok(Box::new(LocalBackend::new(
+                bins,
+                &dir.root,
+                state.os_user.as_deref().unwrap_or("postgres"),
+            )?))
+        }
+        BackendKind::Docker => super::docker::open(
+            state
+                .image
+                .as_deref()
+                .unwrap_or(super::docker::DEFAULT_IMAGE),
+        ),
+    }
+}
+
+pub struct UpOptions {
+    pub name: String,
+    pub state_dir: StateDir,
+    pub profile: Profile,
+    pub backend: Option<BackendKind>,
+    pub pg_version: Option<u32>,
+    pub pg_bin: Option<PathBuf>,
+    pub image: Option<String>,
+    pub os_user: String,
+    pub ports: [Option<u16>; 2],
+    pub memory: Option<u64>,
+    pub cpus: Option<f64>,
+    pub allow_overcommit: bool,
+    pub templates: Option<PathBuf>,
+}
+
+/// Which backend `auto` picks, and why (for people).
+pub async fn pick_backend(image: &str) -> (BackendKind, String) {
+    match super::docker::open(image) {
+        Ok(b) => match b.preflight().await {
+            Ok(_) => (
+                BackendKind::Docker,
+                format!("the Docker engine answers and image {image} exists"),
+            ),
+            Err(e) => (
+                BackendKind::Local,
+                format!("local, because docker is not usable: {e}"),
+            ),
+        },
+        Err(e) => (
+            BackendKind::Local,
+            format!("local, because docker is not usable: {e}"),
+        ),
+    }
+}
+
+pub async fn up(o: UpOptions, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Result<ClusterState> {
+    if o.state_dir.exists(&o.name) {
+        let st = o.state_dir.load(&o.name)?;
+        return Err(ClusterError::Exists {
+            name: o.name,
+            dir: o.state_dir.root.clone(),
+            backend: st.backend.as_str(),
+        }
+        .into());
+    }
+    let image = o
+        .image
+        .clone()
+        .unwrap_or_else(|| super::docker::DEFAULT_IMAGE.to_string());
+    let kind = match o.backend {
+        Some(k) => k,
+        None => {
+            let (k, why) = pick_backend(&image).await;
+            progress(&format!("backend: {why}"));
+            k
+        }
+    };
+    let wanted = o.pg_version.or(o.profile.pg_version);
+    let (backend, catalog, bindir): (Box<dyn Backend>, Catalog, Option<PathBuf>) = match kind {
+        BackendKind::Local => {
+            let bins = crate::pgbin::find(o.pg_bin.as_deref(), wanted)?;
+            progress(&format!(
+                "binaries: {} (PostgreSQL {})",
+                bins.bindir.display(),
+                bins.version
+            ));
+            let catalog = Catalog::from_binary(&bins, &o.os_user)?;
+            let dir = bins.bindir.clone();
+            (
+                Box::new(LocalBackend::new(bins, &o.state_dir.root, &o.os_user)?),
+                catalog,
+                Some(dir),
+            )
+        }
+        BackendKind::Docker => {
+            let b = super::docker::open(&image)?;
+            let version = b.preflight().await?;
+            let major = version
+                .split('.')
+                .next()
+                .and_then(|m| m.parse().ok())
+                .unwrap_or(15);
+            progress(&format!("image: {image} (PostgreSQL {version}); validating against the built-in catalog until the server runs"));
+            (b, Catalog::builtin(major)?, None)
+        }
+    };
+    // The plan, validated and within budget, before anything is created.
+    let machine = crate::machine::Machine::default();
+    let res = |role| crate::inputs::resources(&o.profile, role, o.memory, o.cpus, &machine);
+    let mut plan = tune::plan(
+        &o.profile,
+        res(Role::Primary),
+        res(Role::Replica),
+        &crate::inputs::target(&catalog),
+    )?;
+    tune::validate(&mut plan, &catalog)?;
+    tune::enforce_budget(&mut plan, o.allow_overcommit || o.profile.allow_overcommit)?;
+    for r in &plan.roles {
+        for w in &r.warnings {
+            progress(&format!("warning: {}: {w}", r.role));
+        }
+    }
+    let ports = choose_ports(o.ports[0], o.ports[1])?;
+    let renderer = Renderer::new(o.templates.as_deref())?;
+    let state = bringup::up(UpRequest {
+        name: o.name,
+        state_dir: &o.state_dir,
+        backend: backend.as_ref(),
+        plan,
+        renderer: &renderer,
+        ports,
+        image: (kind == BackendKind::Docker).then_some(image),
+        bindir,
+        os_user: (kind == BackendKind::Local).then_some(o.os_user),
+        progress,
+    })
+    .await?;
+    Ok(state)
+}
+
+/// One row of `cluster status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeStatus {
+    pub role: Role,
+    pub state: String,
+    pub version: String,
+    pub port: u16,
+    pub replication: String,
+    /// Bytes between the primary's current LSN and the replica's replay.
+    pub lag_bytes: Option<i64>,
+    pub data_size: Option<i64>,
+    pub runtime: NodeRuntime,
+}
+
+pub async fn status(state: &ClusterState, dir: &StateDir) -> anyhow::Result<Vec<NodeStatus>> {
+    let backend = open_backend(state, dir)?;
+    let secrets = dir.load_secrets(&state.name)?;
+    let mut rows = Vec::new();
+    let mut primary_lsn: Option<String> = None;
+    for node in &state.nodes {
+        let runtime = backend.runtime(node).await?;
+        let mut row = NodeStatus {
+            role: node.role,
+            state: if runtime.running {
+                "running".into()
+            } else {
+                "stopped".into()
+            },
+            version: state.pg_version.clone(),
+            port: node.host_port,
+            replication: "-".into(),
+            lag_bytes: None,
+            data_size: None,
+            runtime,
+        };
+        let dsn = bringup::superuser_conninfo(node, &secrets);
+        match crate::db::connect(&dsn, std::time::Duration::from_secs(3)).await {
+            Err(e) if row.runtime.running => {
+                row.state = format!("running, not accepting connections ({e})")
+            }
+            Err(_) => {}
+            Ok(c) => {
+                let q = |sql: &'static str| c.query_one(sql, &[]);
+                row.version = q("SHOW server_version").await?.get(0);
+                row.data_size = q("SELECT sum(pg_database_size(datname))::bigint FROM pg_database")
+                    .await?
+                    .get(0);
+                if node.role == Role::Primary {
+                    primary_lsn = Some(q("SELECT pg_current_wal_lsn()::text").await?.get(0));
+                    let r: Option<String> = q("SELECT string_agg(application_name || ' ' || state, ', ') FROM pg_stat_replication").await?.get(0);
+                    row.replication = r.unwrap_or_else(|| "no standby connected".into());
+                } else {
+                    let r = c
+                        .query_one(
+                            "SELECT pg_is_in_recovery(), coalesce(status, 'no WAL receiver'),
+                                    pg_wal_lsn_diff($1::text::pg_lsn, pg_last_wal_replay_lsn())::bigint
+                             FROM (SELECT 1) one LEFT JOIN pg_stat_wal_receiver ON true",
+                            &[&primary_lsn.clone().unwrap_or_else(|| "0/0".into())],
+                        )
+                        .await?;
+                    let recovering: bool = r.get(0);
+                    let receiver: String = r.get(1);
+                    row.replication = if recovering {
+                        format!("standby, receiver {receiver}")
+                    } else {
+                        "not in recovery".into()
+                    };
+                    row.lag_bytes = primary_lsn
+                        .as_ref()
+                        .and_then(|_| r.get::<_, Option<i64>>(2))
+                        .map(|b| b.max(0));
+                }
+            }
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// Stops and removes the pair; data stays unless `purge`. Idempotent.
+pub async fn down(name: &str, dir: &StateDir, purge: bool) -> anyhow::Result<bool> {
+    if !dir.exists(name) {
+        return Ok(false);
+    }
+    let state = dir.load(name)?;
+    let backend = open_backend(&state, dir)?;
+    backend.remove(name, &state.nodes, purge).await?;
+    if purge {
+        dir.remove(name)?;
+    }
+    Ok(true)
+}
+
+/// A libpq URL for a role's server; the password only when asked.
+pub fn url(
+    state: &ClusterState,
+    dir: &StateDir,
+    role: Role,
+    superuser: bool,
+    with_password: bool,
+) -> anyhow::Result<String> {
+    let node = state.node(role);
+    let secrets = dir.load_secrets(&state.name)?;
+    let (user, pw, db) = if superuser {
+        ("postgres", secrets.superuser, "postgres")
+    } else {
+        (
+            state.app_user.as_str(),
+            secrets.app,
+            state.database.as_str(),
+        )
+    };
+    let auth = if with_password {
+        format!("{user}:{pw}")
+    } else {
+        user.to_string()
+    };
+    Ok(format!(
+        "postgresql://{auth}@127.0.0.1:{}/{db}",
+        node.host_port
+    ))
+}

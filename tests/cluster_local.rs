@@ -1,0 +1,294 @@
+//! The local backend end to end, through the CLI: bring-up to streaming,
+//! replication of a row, servers never running as root, faults (port in
+//! use, a config PostgreSQL rejects halfway through), and down twice.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// A cluster under test: its own state directory and name; purged on drop,
+/// including when the test fails.
+struct TestCluster {
+    dir: tempfile::TempDir,
+    name: String,
+}
+
+impl TestCluster {
+    fn new(tag: &str) -> TestCluster {
+        let dir = tempfile::Builder::new()
+            .prefix("estune-cl-")
+            .tempdir()
+            .unwrap();
+        // The servers' OS user must traverse the state directory.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        TestCluster {
+            dir,
+            name: format!("{tag}-{}", std::process::id()),
+        }
+    }
+
+    fn state_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_estune"))
+            .args(args)
+            .args([
+                "--cluster",
+                &self.name,
+                "--state-dir",
+                self.state_dir().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "estune {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn url(&self, role: &str) -> String {
+        self.ok(&["cluster", "url", role, "--superuser", "--with-password"])
+            .trim()
+            .to_string()
+    }
+
+    fn cluster_dir(&self) -> PathBuf {
+        self.state_dir().join(&self.name)
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        let _ = self.run(&["cluster", "down", "--purge"]);
+    }
+}
+
+/// Server processes whose command line names this directory.
+fn server_uids(dir: &Path) -> Vec<u32> {
+    let needle = dir.display().to_string();
+    let mut uids = vec![];
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmd.contains("postgres") && cmd.contains(&needle) {
+            if let Ok(status) = std::fs::read_to_string(entry.path().join("status")) {
+                if let Some(uid) = status.lines().find_map(|l| l.strip_prefix("Uid:")) {
+                    uids.push(uid.split_whitespace().next().unwrap().parse().unwrap());
+                }
+            }
+        }
+    }
+    uids
+}
+
+async fn row_reaches_replica(primary: &str, replica: &str) {
+    let p = estune::db::connect(primary, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let r = estune::db::connect(replica, Duration::from_secs(5))
+        .await
+        .unwrap();
+    p.batch_execute("CREATE TABLE t (v text)").await.unwrap();
+    let marker = format!("row-{}", std::process::id());
+    p.execute("INSERT INTO t VALUES ($1)", &[&marker])
+        .await
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let seen = r
+            .query("SELECT v FROM t WHERE v = $1", &[&marker])
+            .await
+            .map(|rows| rows.len())
+            .unwrap_or(0);
+        if seen == 1 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the row did not reach the replica within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn pair_comes_up_and_replicates(major: u32) {
+    let c = TestCluster::new(&format!("pg{major}"));
+    let (p, r) = (support::free_port(), support::free_port());
+    let out = c.run(&[
+        "cluster",
+        "up",
+        "--pg-version",
+        &major.to_string(),
+        "--memory",
+        "1GiB",
+        "--cpus",
+        "2",
+        "--port",
+        &p.to_string(),
+        "--replica-port",
+        &r.to_string(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("replication is streaming"), "{err}");
+
+    let status = c.ok(&["cluster", "status", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(doc["nodes"][0]["state"], "running");
+    assert!(doc["nodes"][0]["version"]
+        .as_str()
+        .unwrap()
+        .starts_with(&major.to_string()));
+    assert!(
+        doc["nodes"][0]["replication"]
+            .as_str()
+            .unwrap()
+            .contains("streaming"),
+        "{status}"
+    );
+
+    row_reaches_replica(&c.url("primary"), &c.url("replica")).await;
+
+    let uids = server_uids(&c.cluster_dir());
+    assert!(uids.len() >= 2, "both servers found");
+    assert!(
+        uids.iter().all(|u| *u != 0),
+        "a PostgreSQL process runs as root: {uids:?}"
+    );
+
+    let mode = std::fs::metadata(c.cluster_dir().join("secrets.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let secrets: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(c.cluster_dir().join("secrets.json")).unwrap(),
+    )
+    .unwrap();
+    let plain = c.ok(&["cluster", "url", "primary"]);
+    assert_eq!(
+        plain.trim(),
+        format!("postgresql://eventstore@127.0.0.1:{p}/eventstore")
+    );
+    for pw in ["superuser", "app", "replication"] {
+        let pw = secrets[pw].as_str().unwrap();
+        assert!(!plain.contains(pw), "no password unless asked");
+        assert!(!c.ok(&["cluster", "status"]).contains(pw));
+    }
+
+    c.ok(&["cluster", "down"]);
+    assert!(
+        server_uids(&c.cluster_dir()).is_empty(),
+        "down stops both servers"
+    );
+    assert!(
+        c.cluster_dir().join("primary/data/PG_VERSION").exists(),
+        "down keeps data"
+    );
+    c.ok(&["cluster", "down"]);
+    c.ok(&["cluster", "down", "--purge"]);
+    assert!(!c.cluster_dir().exists());
+    c.ok(&["cluster", "down", "--purge"]);
+}
+
+#[tokio::test]
+async fn pg15_pair() {
+    pair_comes_up_and_replicates(15).await;
+}
+
+#[tokio::test]
+async fn pg18_pair() {
+    pair_comes_up_and_replicates(18).await;
+}
+
+#[test]
+fn taken_port_is_refused_before_anything_is_created() {
+    let c = TestCluster::new("port");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = c.run(&[
+        "cluster",
+        "up",
+        "--pg-version",
+        "15",
+        "--memory",
+        "1GiB",
+        "--port",
+        &port,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains(&format!("port {port} on 127.0.0.1 is in use")));
+    assert!(!c.cluster_dir().join("primary").exists());
+}
+
+#[test]
+fn failure_halfway_removes_everything() {
+    let c = TestCluster::new("half");
+    let profile = c.state_dir().join("bad.toml");
+    // The catalog cannot know the library is missing; the server refuses to start.
+    std::fs::write(&profile, "extends = \"eventstore\"\n[primary.overrides]\nshared_preload_libraries = \"no_such_library\"\n").unwrap();
+    let out = c.run(&[
+        "cluster",
+        "up",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--pg-version",
+        "15",
+        "--memory",
+        "1GiB",
+        "--port",
+        &support::free_port().to_string(),
+        "--replica-port",
+        &support::free_port().to_string(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no_such_library") && err.contains("removing what was created"),
+        "{err}"
+    );
+    assert!(!c.cluster_dir().exists(), "state and data removed");
+    assert!(
+        server_uids(c.state_dir()).is_empty(),
+        "no server left running"
+    );
+}
+
+#[test]
+fn existing_cluster_is_not_overwritten() {
+    let c = TestCluster::new("twice");
+    let ports = |c: &TestCluster| {
+        let (p, r) = (
+            support::free_port().to_string(),
+            support::free_port().to_string(),
+        );
+        c.run(&[
+            "cluster",
+            "up",
+            "--pg-version",
+            "15",
+            "--memory",
+            "1GiB",
+            "--port",
+            &p,
+            "--replica-port",
+            &r,
+        ])
+    };
+    assert!(ports(&c).status.success());
+    let again = ports(&c);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}

@@ -2,6 +2,7 @@
 //! primary + streaming replica. The binary is a thin wrapper around
 //! [`cli::run`], so integration tests drive the whole tool in-process.
 
+pub mod apply;
 pub mod catalog;
 pub mod cli;
 pub mod cluster;

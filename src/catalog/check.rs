@@ -223,12 +223,36 @@ pub(crate) fn expected(p: &Param) -> String {
 
 /// The compiled-in default as people write it ("128MB", "5min", "-1", "on").
 pub(super) fn default_display(p: &Param) -> String {
+    display(p, &p.boot_val)
+}
+
+/// A setting in the parameter's base unit (as pg_settings shows it), as
+/// people write it: "131072" of shared_buffers reads "1GB".
+pub(super) fn display(p: &Param, setting: &str) -> String {
     match p.vartype {
-        VarType::Integer | VarType::Real => match p.boot_val.trim().parse::<f64>() {
+        VarType::Integer | VarType::Real => match setting.trim().parse::<f64>() {
             Ok(v) => parse::human(v, base_unit(p)),
-            Err(_) => p.boot_val.clone(),
+            Err(_) => setting.to_string(),
         },
-        VarType::Bool => parse::parse_bool(&p.boot_val).map_or_else(|| p.boot_val.clone(), on_off),
-        VarType::Enum | VarType::String => p.boot_val.clone(),
+        VarType::Bool => parse::parse_bool(setting).map_or_else(|| setting.to_string(), on_off),
+        VarType::Enum | VarType::String => setting.to_string(),
+    }
+}
+
+/// Whether two base-unit settings mean the same: numbers compared as
+/// numbers (pg_settings prints reals with %g), enums without case.
+pub(super) fn same(p: &Param, a: &str, b: &str) -> bool {
+    match p.vartype {
+        VarType::Integer | VarType::Real => {
+            match (a.trim().parse::<f64>(), b.trim().parse::<f64>()) {
+                (Ok(x), Ok(y)) => x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()),
+                _ => a == b,
+            }
+        }
+        VarType::Bool => {
+            parse::parse_bool(a).is_some() && parse::parse_bool(a) == parse::parse_bool(b)
+        }
+        VarType::Enum => a.eq_ignore_ascii_case(b),
+        VarType::String => a == b,
     }
 }

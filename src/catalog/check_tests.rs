@@ -306,3 +306,24 @@ fn defaults_for_people() {
         Some("256kB")
     );
 }
+
+#[test]
+fn display_and_same() {
+    let cat = crate::catalog::Catalog::builtin(15).unwrap();
+    let cases: &[(&str, &str, &str)] = &[
+        ("shared_buffers", "131072", "1GB"),
+        ("checkpoint_timeout", "900", "15min"),
+        ("random_page_cost", "1.1", "1.1"),
+        ("jit", "off", "off"),
+        ("wal_level", "replica", "replica"),
+        ("no_such_param", "42", "42"),
+    ];
+    for (name, setting, want) in cases {
+        assert_eq!(cat.display(name, setting), *want, "{name}");
+    }
+    assert!(cat.same("random_page_cost", "1.1", "1.10"));
+    assert!(!cat.same("random_page_cost", "1.1", "4"));
+    assert!(cat.same("wal_compression", "LZ4", "lz4"));
+    assert!(cat.same("jit", "off", "false"));
+    assert!(!cat.same("shared_preload_libraries", "a", "b"));
+}

@@ -242,6 +242,19 @@ impl Catalog {
         self.get(name).map(check::default_display)
     }
 
+    /// A base-unit setting (as pg_settings shows it) in the form people
+    /// write it; unknown parameters are shown as given.
+    pub fn display(&self, name: &str, setting: &str) -> String {
+        self.get(name)
+            .map(|p| check::display(p, setting))
+            .unwrap_or_else(|| setting.to_string())
+    }
+
+    /// Whether two base-unit settings of `name` mean the same value.
+    pub fn same(&self, name: &str, a: &str, b: &str) -> bool {
+        self.get(name).map_or(a == b, |p| check::same(p, a, b))
+    }
+
     /// Reads `value` the way the server would for parameter `name`: the
     /// setting it will show in `pg_settings`, or why it would be refused.
     pub fn check(&self, name: &str, value: &crate::value::Value) -> Result<Checked, CheckError> {

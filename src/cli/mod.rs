@@ -1,6 +1,7 @@
 //! Command-line definitions and dispatch. Logic lives in the library
 //! modules; this turns arguments into calls and errors into exit codes.
 
+mod apply;
 mod cluster;
 mod render;
 
@@ -43,6 +44,9 @@ pub enum Command {
     /// Manage a primary + streaming replica pair (local processes or Docker)
     #[command(subcommand, after_help = cluster::CLUSTER_EXAMPLES)]
     Cluster(cluster::ClusterCommand),
+    /// Apply a profile to a running pair: diff, back up, write, reload or
+    /// restart as needed, verify, roll back on failure
+    Apply(apply::ApplyArgs),
 }
 
 /// An error the user caused by what they typed or wrote: exit code 2.
@@ -91,6 +95,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render(args) => render::run(args),
         Command::Cluster(cmd) => cluster::run(cmd),
+        Command::Apply(args) => apply::run(args),
     }
 }
 

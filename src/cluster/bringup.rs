@@ -107,6 +107,43 @@ pub async fn wait_streaming(primary: &Client, label: &str) -> Result<(), Cluster
     })
 }
 
+/// Waits until the replica has replayed everything the primary has
+/// written so far. A standby checks its hot-standby parameters against the
+/// primary's values it last replayed, so after the primary lowers
+/// max_connections & co. the replica may restart only once it replayed that.
+pub async fn wait_replayed(primary: &Client, replica: &Client) -> Result<(), ClusterError> {
+    let sql = |server: &str| {
+        let server = server.to_string();
+        move |source| ClusterError::Sql { server, source }
+    };
+    let target: String = primary
+        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .await
+        .map_err(sql("primary"))?
+        .get(0);
+    let start = Instant::now();
+    while start.elapsed() < STREAMING_TIMEOUT {
+        let done: bool = replica
+            .query_one(
+                "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::text::pg_lsn, false)",
+                &[&target],
+            )
+            .await
+            .map_err(sql("replica"))?
+            .get(0);
+        if done {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(ClusterError::NotReady {
+        server: "the replica".into(),
+        secs: STREAMING_TIMEOUT.as_secs(),
+        reason: format!("it did not replay the primary's WAL up to {target}"),
+        log: String::new(),
+    })
+}
+
 /// The files a role's data directory gets from the plan.
 pub fn config_files(
     renderer: &Renderer,

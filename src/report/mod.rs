@@ -187,6 +187,63 @@ pub fn cluster_status_json(
     serde_json::to_string_pretty(&doc).expect("status serializes") + "\n"
 }
 
+/// `apply`: the changes, then what was done (or is left to do).
+pub fn apply_table(r: &crate::apply::ApplyReport) -> String {
+    let mut out = format!("profile {} (plan {})\n", r.profile, r.plan_hash);
+    if r.changes.is_empty() {
+        out.push_str("no setting changes: the servers already run this plan\n");
+    } else {
+        let mut t = table(&["server", "setting", "live", "planned", "takes effect by"]);
+        for c in &r.changes {
+            t.add_row(vec![
+                c.role.to_string(),
+                c.name.clone(),
+                c.live.clone(),
+                c.planned.clone(),
+                c.apply.to_string(),
+            ]);
+        }
+        out.push_str(&format!("{t}\n"));
+    }
+    let roles = |v: &[crate::tune::Role]| {
+        v.iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join(", then ")
+    };
+    if r.dry_run {
+        out.push_str("dry run: nothing was changed\n");
+    } else {
+        if !r.restarted.is_empty() {
+            out.push_str(&format!("restarted: {}\n", roles(&r.restarted)));
+        }
+        if !r.reloaded.is_empty() {
+            out.push_str(&format!("reloaded: {}\n", roles(&r.reloaded)));
+        }
+        if !r.memory_changed.is_empty() {
+            out.push_str(&format!(
+                "memory limit changed: {}\n",
+                roles(&r.memory_changed)
+            ));
+        }
+        if let Some(b) = &r.backup {
+            out.push_str(&format!(
+                "previous files kept in {} (`estune apply --rollback` restores them)\n",
+                b.display()
+            ));
+        }
+    }
+    for t in &r.todo {
+        out.push_str(&format!("to do: {t}\n"));
+    }
+    out
+}
+
+pub fn apply_json(r: &crate::apply::ApplyReport) -> String {
+    let doc = serde_json::json!({"schema": "estune.apply/1", "report": r});
+    serde_json::to_string_pretty(&doc).expect("report serializes") + "\n"
+}
+
 /// The plan as versioned JSON.
 pub fn plan_json(plan: &Plan) -> String {
     let doc = serde_json::json!({

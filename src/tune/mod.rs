@@ -46,8 +46,13 @@ fn budget_message(over: &[(Role, budget::MemoryBudget)]) -> String {
     let mut s = String::new();
     for (role, b) in over {
         let largest = b.largest().map(|t| t.lower).unwrap_or("work_mem");
+        let or_conns = if largest == "max_connections" {
+            ""
+        } else {
+            " or max_connections"
+        };
         s.push_str(&format!(
-            "{role}: the worst-case memory exceeds the container limit:\n{}\nLower {largest} (the largest term) or max_connections in the profile's {role}.overrides, give the {role} more memory, or pass --allow-overcommit to accept the risk of an out-of-memory kill.\n",
+            "{role}: the worst-case memory exceeds the container limit:\n{}\nLower {largest} (the largest term){or_conns} in the profile's {role}.overrides, give the {role} more memory, or pass --allow-overcommit to accept the risk of an out-of-memory kill.\n",
             b.arithmetic()
         ));
     }

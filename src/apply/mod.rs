@@ -1,0 +1,375 @@
+//! Applying a plan to a running pair: diff live vs planned, back up the
+//! files it replaces, write configuration, reload or restart each server as
+//! the changes require (in hot-standby-safe order), run catalog.sql, verify,
+//! and restore the previous files automatically when a server does not come
+//! back — the cluster is never left down.
+
+mod backup;
+pub mod diff;
+
+pub use backup::rollback;
+pub use diff::Change;
+
+use crate::catalog::Catalog;
+use crate::cluster::bringup::{self, config_files};
+use crate::cluster::{ops, Backend, ClusterState, NodeSpec, Secrets, StateDir};
+use crate::profile::Profile;
+use crate::render::Renderer;
+use crate::tune::{self, Plan, Role, Sourced};
+use anyhow::{bail, Context};
+use serde::Serialize;
+use std::path::PathBuf;
+
+pub struct ApplyOptions {
+    pub profile: Profile,
+    pub memory: Option<u64>,
+    pub cpus: Option<f64>,
+    pub allow_overcommit: bool,
+    pub dry_run: bool,
+    pub templates: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ApplyReport {
+    pub profile: String,
+    pub plan_hash: String,
+    pub changes: Vec<Change>,
+    pub dry_run: bool,
+    /// In the order they were changed.
+    pub restarted: Vec<Role>,
+    pub reloaded: Vec<Role>,
+    pub memory_changed: Vec<Role>,
+    pub backup: Option<PathBuf>,
+    /// What the user must still do (unmanaged pairs).
+    pub todo: Vec<String>,
+}
+
+type Progress<'a> = &'a (dyn Fn(&str) + Sync);
+
+/// The plan for a managed cluster: resources from flags, the profile, or
+/// what the cluster was made with; access names and networks of the
+/// cluster (they are part of what exists, not of the profile).
+fn plan_for_cluster(
+    o: &ApplyOptions,
+    state: &ClusterState,
+    catalog: &Catalog,
+) -> anyhow::Result<Plan> {
+    let machine = crate::machine::Machine::default();
+    let res = |role: Role| {
+        let mut r = crate::inputs::resources(&o.profile, role, o.memory, o.cpus, &machine);
+        let node = state.node(role);
+        let from_profile = |rp: &crate::profile::RoleProfile| rp.resources.memory.is_some();
+        let rp = if role == Role::Primary {
+            &o.profile.primary
+        } else {
+            &o.profile.replica
+        };
+        if o.memory.is_none() && !from_profile(rp) {
+            if let Some(m) = node.memory {
+                r.memory = Sourced {
+                    value: m,
+                    source: format!("cluster {}", state.name),
+                };
+            }
+        }
+        r
+    };
+    let mut plan = tune::plan(
+        &o.profile,
+        res(Role::Primary),
+        res(Role::Replica),
+        &crate::inputs::target(catalog),
+    )?;
+    plan.access.database = state.database.clone();
+    plan.access.app_user = state.app_user.clone();
+    plan.access.replication_user = state.replication_user.clone();
+    plan.access.replication_slot = state.replication_slot.clone();
+    plan.access
+        .client_networks
+        .extend(state.prepared.client_networks.iter().cloned());
+    tune::validate(&mut plan, catalog)?;
+    tune::enforce_budget(&mut plan, o.allow_overcommit || o.profile.allow_overcommit)?;
+    plan.hash = tune::hash(&plan);
+    Ok(plan)
+}
+
+/// Raising a parity parameter must reach the standby first; lowering it,
+/// the primary first. Otherwise the standby goes first, so a bad setting
+/// shows on the server that serves reads, not on the one taking writes.
+fn order(changes: &[Change]) -> [Role; 2] {
+    let lowered = changes.iter().any(|c| {
+        c.role == Role::Primary
+            && tune::defaults::PARITY.contains(&c.name.as_str())
+            && matches!((c.live.parse::<f64>(), c.planned.parse::<f64>()), (Ok(l), Ok(p)) if p < l)
+    });
+    if lowered {
+        [Role::Primary, Role::Replica]
+    } else {
+        [Role::Replica, Role::Primary]
+    }
+}
+
+async fn connect(node: &NodeSpec, secrets: &Secrets) -> anyhow::Result<tokio_postgres::Client> {
+    let dsn = bringup::superuser_conninfo(node, secrets);
+    Ok(crate::db::connect(&dsn, std::time::Duration::from_secs(5)).await?)
+}
+
+pub async fn apply_managed(
+    name: &str,
+    dir: &StateDir,
+    o: ApplyOptions,
+    progress: Progress<'_>,
+) -> anyhow::Result<ApplyReport> {
+    let mut state = dir.load(name)?;
+    let secrets = dir.load_secrets(name)?;
+    let backend = ops::open_backend(&state, dir)?;
+    let primary = connect(state.node(Role::Primary), &secrets).await?;
+    let catalog = Catalog::from_client(
+        &primary,
+        &format!("primary 127.0.0.1:{}", state.node(Role::Primary).host_port),
+    )
+    .await?;
+    let plan = plan_for_cluster(&o, &state, &catalog)?;
+    let renderer = Renderer::new(o.templates.as_deref())?;
+    let mut report = ApplyReport {
+        profile: plan.profile.clone(),
+        plan_hash: plan.hash.clone(),
+        dry_run: o.dry_run,
+        ..Default::default()
+    };
+    for role in Role::BOTH {
+        let client = connect(state.node(role), &secrets).await?;
+        let live = diff::live(&client).await?;
+        report
+            .changes
+            .extend(diff::diff(plan.role(role), &live, &catalog));
+    }
+    let docker = state.backend == crate::cluster::BackendKind::Docker;
+    let memory_changes: Vec<(Role, u64)> = Role::BOTH
+        .iter()
+        .filter(|_| docker)
+        .filter_map(|r| {
+            let want = plan.role(*r).inputs.memory.value;
+            (state.node(*r).memory != Some(want)).then_some((*r, want))
+        })
+        .collect();
+    if o.dry_run {
+        report.memory_changed = memory_changes.iter().map(|(r, _)| *r).collect();
+        return Ok(report);
+    }
+    let backup = backup::save(dir, &state, backend.as_ref()).await?;
+    report.backup = Some(backup.clone());
+    progress(&format!(
+        "backed up the current configuration to {}",
+        backup.display()
+    ));
+    for (role, limit) in &memory_changes {
+        progress(&format!(
+            "{role}: memory limit → {}",
+            tune::budget::human(*limit)
+        ));
+        backend.set_memory(state.node(*role), *limit, None).await?;
+        state.node_mut(*role).memory = Some(*limit);
+        report.memory_changed.push(*role);
+    }
+    let mut done: Vec<Role> = Vec::new();
+    for role in order(&report.changes) {
+        let restart = report
+            .changes
+            .iter()
+            .any(|c| c.role == role && c.apply == "restart");
+        let node = state.node(role).clone();
+        let files = config_files(&renderer, &plan, role)?;
+        let step = change_one(backend.as_ref(), &node, &secrets, &files, restart, progress).await;
+        if let Err(e) = step {
+            done.push(role);
+            progress(&format!("{role}: {e:#}"));
+            progress("restoring the previous configuration");
+            backup::restore(&backup, &state, backend.as_ref(), &secrets, &done, progress)
+                .await
+                .context(
+                    "restoring the previous configuration also failed; see `estune cluster logs`",
+                )?;
+            bail!("apply failed on the {role} and was rolled back; the cluster runs its previous configuration.\n{e:#}");
+        }
+        done.push(role);
+        if restart {
+            report.restarted.push(role);
+        } else {
+            report.reloaded.push(role);
+        }
+        if role == Role::Primary && done.len() == 1 {
+            progress("waiting for the replica to replay the primary's new settings");
+            let p = connect(state.node(Role::Primary), &secrets).await?;
+            let r = connect(state.node(Role::Replica), &secrets).await?;
+            bringup::wait_replayed(&p, &r).await?;
+        }
+    }
+    let sql = renderer.catalog_sql(&plan)?;
+    let app_db = crate::db::connect(
+        &bringup::conninfo(
+            state.node(Role::Primary).host_port,
+            "postgres",
+            &secrets.superuser,
+            &state.database,
+        ),
+        std::time::Duration::from_secs(5),
+    )
+    .await?;
+    app_db
+        .batch_execute(&sql)
+        .await
+        .context("running catalog.sql on the primary")?;
+    verify(&state, &secrets, &plan, &catalog).await?;
+    state.profile = plan.profile.clone();
+    state.plan_hash = plan.hash.clone();
+    state.applied = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    dir.save(&state)?;
+    Ok(report)
+}
+
+/// Writes one server's files, then reloads or restarts it, and checks the
+/// server accepted the files (pg_file_settings has no errors).
+async fn change_one(
+    backend: &dyn Backend,
+    node: &NodeSpec,
+    secrets: &Secrets,
+    files: &[(String, String)],
+    restart: bool,
+    progress: Progress<'_>,
+) -> anyhow::Result<()> {
+    backend.write_config(node, files).await?;
+    if restart {
+        progress(&format!("{}: restarting", node.role));
+        backend.stop(node).await?;
+        backend.start(node).await?;
+        bringup::wait_ready(backend, node, secrets).await?;
+    } else {
+        progress(&format!("{}: reloading", node.role));
+    }
+    let c = connect(node, secrets).await?;
+    c.execute("SELECT pg_reload_conf()", &[]).await?;
+    // The reload is asynchronous; give the postmaster a moment to read it.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let errors: Vec<String> = c
+        .query("SELECT coalesce(name, '?') || ': ' || error FROM pg_file_settings WHERE error IS NOT NULL", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if !errors.is_empty() {
+        bail!(
+            "the {} rejected its configuration: {}",
+            node.role,
+            errors.join("; ")
+        );
+    }
+    Ok(())
+}
+
+async fn verify(
+    state: &ClusterState,
+    secrets: &Secrets,
+    plan: &Plan,
+    catalog: &Catalog,
+) -> anyhow::Result<()> {
+    let mut problems = Vec::new();
+    for role in Role::BOTH {
+        let c = connect(state.node(role), secrets).await?;
+        for p in diff::unapplied(plan.role(role), &diff::live(&c).await?, catalog) {
+            problems.push(format!("{role}: {p}"));
+        }
+    }
+    let primary = connect(state.node(Role::Primary), secrets).await?;
+    bringup::wait_streaming(&primary, "primary").await?;
+    if !problems.is_empty() {
+        bail!("applied, but not every value is in effect (postgresql.auto.conf or the command line may override it):\n  {}", problems.join("\n  "));
+    }
+    Ok(())
+}
+
+/// An unmanaged pair: estune can read it but not write its files. With
+/// `alter_system` it writes through ALTER SYSTEM and reloads; what needs a
+/// restart is listed for the user to do.
+pub async fn apply_dsn(
+    primary: &str,
+    replica: Option<&str>,
+    o: ApplyOptions,
+    alter_system: bool,
+) -> anyhow::Result<ApplyReport> {
+    let timeout = std::time::Duration::from_secs(5);
+    let p = crate::db::connect(primary, timeout).await?;
+    let catalog = Catalog::from_client(&p, &crate::db::server_label(primary)).await?;
+    let machine = crate::machine::Machine::default();
+    let res = |role| crate::inputs::resources(&o.profile, role, o.memory, o.cpus, &machine);
+    let mut plan = tune::plan(
+        &o.profile,
+        res(Role::Primary),
+        res(Role::Replica),
+        &crate::inputs::target(&catalog),
+    )?;
+    tune::validate(&mut plan, &catalog)?;
+    tune::enforce_budget(&mut plan, o.allow_overcommit || o.profile.allow_overcommit)?;
+    let mut report = ApplyReport {
+        profile: plan.profile.clone(),
+        plan_hash: plan.hash.clone(),
+        dry_run: o.dry_run || !alter_system,
+        ..Default::default()
+    };
+    let mut servers = vec![(Role::Primary, primary.to_string(), p)];
+    if let Some(r) = replica {
+        servers.push((
+            Role::Replica,
+            r.to_string(),
+            crate::db::connect(r, timeout).await?,
+        ));
+    }
+    for (role, _, c) in &servers {
+        report.changes.extend(diff::diff(
+            plan.role(*role),
+            &diff::live(c).await?,
+            &catalog,
+        ));
+    }
+    if report.dry_run {
+        if !o.dry_run {
+            report.todo.push("estune cannot write the files of a server it does not manage: render them with `estune render -o DIR` and install them, or pass --alter-system to write postgresql.auto.conf through SQL".into());
+        }
+        return Ok(report);
+    }
+    for (role, dsn, c) in &servers {
+        for change in report
+            .changes
+            .iter()
+            .filter(|ch| ch.role == *role && !ch.planned.starts_with("default ("))
+        {
+            let s = plan
+                .role(*role)
+                .get(&change.name)
+                .expect("a change of a planned setting");
+            // ALTER SYSTEM takes no parameters and runs in no transaction or
+            // function; the name is a catalog-checked parameter and the
+            // value a validated plan value, quoted as a literal.
+            let value = s.value.to_plain().replace('\'', "''");
+            c.batch_execute(&format!("ALTER SYSTEM SET \"{}\" TO '{value}'", s.name))
+                .await?;
+        }
+        c.execute("SELECT pg_reload_conf()", &[]).await?;
+        report.reloaded.push(*role);
+        let restart: Vec<&str> = report
+            .changes
+            .iter()
+            .filter(|ch| ch.role == *role && ch.apply == "restart")
+            .map(|ch| ch.name.as_str())
+            .collect();
+        if !restart.is_empty() {
+            report.todo.push(format!(
+                "restart the {role} ({}): {} take effect only when the server starts{}",
+                crate::db::server_label(dsn),
+                restart.join(", "),
+                if *role == Role::Primary { "; restart the replica first when raising max_connections and similar, the primary first when lowering them" } else { "" }
+            ));
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,109 @@
+//! `estune apply`.
+
+use super::cluster::ClusterArgs;
+use crate::apply::{self, ApplyOptions};
+use crate::report;
+use anyhow::Context;
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const APPLY_EXAMPLES: &str = "\
+Examples:
+  estune apply --profile eventstore --dry-run        # what would change, and how
+  estune apply --profile eventstore                  # on the managed cluster `estune`
+  estune apply --rollback                            # back to the files before the last apply
+  estune apply --profile eventstore --primary postgresql://postgres@10.0.0.5/postgres --dry-run
+
+On a managed cluster, apply writes postgresql.conf and pg_hba.conf (backing
+up the files it replaces), reloads or restarts each server as the changes
+require (replica first, or primary first when lowering max_connections and
+the like), runs catalog.sql on the primary, changes container memory limits
+(docker), and verifies that every value is in effect and replication
+streams again. If a server does not come back, the previous files are
+restored and the server restarted: the cluster is never left down.
+
+On a pair given by --primary/--replica, estune cannot write files: it shows
+the diff, and with --alter-system writes postgresql.auto.conf through SQL,
+reloads, and tells you exactly what to restart.";
+
+#[derive(Debug, Args)]
+#[command(after_help = APPLY_EXAMPLES)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Profile name or path (not needed with --rollback)
+    #[arg(
+        long,
+        short = 'p',
+        value_name = "NAME|PATH",
+        required_unless_present = "rollback"
+    )]
+    pub profile: Option<String>,
+    /// Any primary, instead of a managed cluster (libpq URL or key=value)
+    #[arg(long, value_name = "DSN", env = "ESTUNE_PRIMARY")]
+    pub primary: Option<String>,
+    /// Its replica
+    #[arg(long, value_name = "DSN", env = "ESTUNE_REPLICA", requires = "primary")]
+    pub replica: Option<String>,
+    /// Show the changes without making them
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Restore the configuration from before the last apply
+    #[arg(long, conflicts_with_all = ["profile", "dry_run", "primary"])]
+    pub rollback: bool,
+    /// Write settings with ALTER SYSTEM (required for --primary/--replica)
+    #[arg(long)]
+    pub alter_system: bool,
+    #[arg(long, value_parser = |s: &str| crate::value::parse_size(s).map_err(|e| e.to_string()), value_name = "SIZE")]
+    pub memory: Option<u64>,
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<f64>,
+    #[arg(long)]
+    pub allow_overcommit: bool,
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    #[arg(long, value_name = "DIR", env = "ESTUNE_PROFILES")]
+    pub profiles_dir: Option<PathBuf>,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let progress = |line: &str| eprintln!("{line}");
+        let dir = a.cluster.dir();
+        if a.rollback {
+            let from = apply::rollback(&a.cluster.cluster, &dir, &progress).await?;
+            eprintln!("rolled back to {}; replication is streaming", from.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        let spec = a.profile.as_deref().expect("clap requires --profile without --rollback");
+        let search = a.profiles_dir.clone().or_else(|| Some(PathBuf::from("profiles")).filter(|p| p.is_dir()));
+        let o = ApplyOptions {
+            profile: crate::profile::load(spec, search.as_deref())?,
+            memory: a.memory,
+            cpus: a.cpus,
+            allow_overcommit: a.allow_overcommit,
+            dry_run: a.dry_run,
+            templates: a.templates.clone(),
+        };
+        let report = match &a.primary {
+            Some(p) => apply::apply_dsn(p, a.replica.as_deref(), o, a.alter_system).await?,
+            None if a.alter_system => anyhow::bail!(super::UsageError(
+                "--alter-system is for pairs given by --primary/--replica; a managed cluster gets its files written".into()
+            )),
+            None => apply::apply_managed(&a.cluster.cluster, &dir, o, &progress).await?,
+        };
+        let text = if a.json { report::apply_json(&report) } else { report::apply_table(&report) };
+        std::io::stdout().write_all(text.as_bytes())?;
+        Ok(ExitCode::SUCCESS)
+    })
+}

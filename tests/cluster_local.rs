@@ -5,74 +5,9 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// A cluster under test: its own state directory and name; purged on drop,
-/// including when the test fails.
-struct TestCluster {
-    dir: tempfile::TempDir,
-    name: String,
-}
-
-impl TestCluster {
-    fn new(tag: &str) -> TestCluster {
-        let dir = tempfile::Builder::new()
-            .prefix("estune-cl-")
-            .tempdir()
-            .unwrap();
-        // The servers' OS user must traverse the state directory.
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        TestCluster {
-            dir,
-            name: format!("{tag}-{}", std::process::id()),
-        }
-    }
-
-    fn state_dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_estune"))
-            .args(args)
-            .args([
-                "--cluster",
-                &self.name,
-                "--state-dir",
-                self.state_dir().to_str().unwrap(),
-            ])
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "estune {args:?} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn url(&self, role: &str) -> String {
-        self.ok(&["cluster", "url", role, "--superuser", "--with-password"])
-            .trim()
-            .to_string()
-    }
-
-    fn cluster_dir(&self) -> PathBuf {
-        self.state_dir().join(&self.name)
-    }
-}
-
-impl Drop for TestCluster {
-    fn drop(&mut self) {
-        let _ = self.run(&["cluster", "down", "--purge"]);
-    }
-}
+use support::TestCluster;
 
 /// Server processes whose command line names this directory.
 fn server_uids(dir: &Path) -> Vec<u32> {

@@ -6,6 +6,7 @@
 
 use estune::pgbin::{self, PgBinaries};
 use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -167,5 +168,83 @@ impl ScratchServer {
 impl Drop for ScratchServer {
     fn drop(&mut self) {
         self.stop_with("immediate");
+    }
+}
+
+/// A cluster under test: its own state directory and name; purged on drop,
+/// including when the test fails.
+pub struct TestCluster {
+    dir: tempfile::TempDir,
+    pub name: String,
+}
+
+impl TestCluster {
+    pub fn new(tag: &str) -> TestCluster {
+        let dir = tempfile::Builder::new()
+            .prefix("estune-cl-")
+            .tempdir()
+            .unwrap();
+        // The servers' OS user must traverse the state directory.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        TestCluster {
+            dir,
+            name: format!("{tag}-{}", std::process::id()),
+        }
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_estune"))
+            .args(args)
+            .args([
+                "--cluster",
+                &self.name,
+                "--state-dir",
+                self.state_dir().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "estune {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn url(&self, role: &str) -> String {
+        self.ok(&["cluster", "url", role, "--superuser", "--with-password"])
+            .trim()
+            .to_string()
+    }
+
+    pub fn cluster_dir(&self) -> PathBuf {
+        self.state_dir().join(&self.name)
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        let _ = self.run(&["cluster", "down", "--purge"]);
+    }
+}
+
+impl TestCluster {
+    /// Brings the pair up on free ports; panics with estune's stderr.
+    pub fn up(&self, extra: &[&str]) -> String {
+        let (p, r) = (free_port().to_string(), free_port().to_string());
+        let mut args = vec!["cluster", "up", "--port", &p, "--replica-port", &r];
+        args.extend_from_slice(extra);
+        let out = self.run(&args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "cluster up failed:\n{err}");
+        err
     }
 }

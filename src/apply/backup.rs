@@ -68,11 +68,12 @@ pub async fn restore(
 
 /// A setting as written in a postgresql.conf estune rendered (`name = value`).
 fn conf_number(text: &str, name: &str) -> Option<f64> {
+    // The last line wins, as in PostgreSQL.
     text.lines()
+        .rev()
         .filter_map(|l| l.split_once('='))
         .filter(|(k, _)| k.trim() == name)
-        .filter_map(|(_, v)| v.split('#').next()?.trim().trim_matches('\'').parse().ok())
-        .last()
+        .find_map(|(_, v)| v.split('#').next()?.trim().trim_matches('\'').parse().ok())
 }
 
 /// Whether the backed-up primary configuration has a lower hot-standby

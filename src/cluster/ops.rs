@@ -231,7 +231,12 @@ pub async fn status(state: &ClusterState, dir: &StateDir) -> anyhow::Result<Vec<
             Err(_) => {}
             Ok(c) => {
                 let q = |sql: &'static str| c.query_one(sql, &[]);
-                row.version = q("SHOW server_version").await?.get(0);
+                let full: String = q("SHOW server_version").await?.get(0);
+                row.version = full
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
                 row.data_size = q("SELECT sum(pg_database_size(datname))::bigint FROM pg_database")
                     .await?
                     .get(0);

@@ -2,6 +2,10 @@
 //! key=value string, with errors that name the server and tell a refused
 //! connection, a rejected login and a silent host apart.
 
+mod env;
+
+pub use env::apply_defaults;
+
 use std::io;
 use std::time::Duration;
 use thiserror::Error;
@@ -42,14 +46,16 @@ pub enum DbError {
 }
 
 /// Opens a connection (without TLS) and drives it on a spawned task.
-/// `timeout` bounds the whole attempt, and is the per-host connect_timeout
-/// unless the connection string sets one.
+/// What the string leaves out comes from PG* variables and the password
+/// file, as with libpq. `timeout` bounds the whole attempt, and is the
+/// per-host connect_timeout unless the connection string sets one.
 pub async fn connect(dsn: &str, timeout: Duration) -> Result<Client, DbError> {
     let mut config: Config = dsn
         .parse()
         .map_err(|e: tokio_postgres::Error| DbError::BadDsn {
             reason: e.to_string(),
         })?;
+    env::apply_defaults(&mut config, &env::process_env);
     let server = label_of(&config);
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(timeout);

@@ -82,7 +82,7 @@ pub fn apply_defaults(config: &mut Config, env: Env) {
         }
     }
     if config.get_application_name().is_none() {
-        config.application_name(&env("PGAPPNAME").unwrap_or_else(|| "estune".into()));
+        config.application_name(env("PGAPPNAME").unwrap_or_else(|| "estune".into()));
     }
     if config.get_connect_timeout().is_none() {
         if let Some(s) = env("PGCONNECT_TIMEOUT").and_then(|s| s.parse::<u64>().ok()) {

@@ -25,6 +25,8 @@ pub struct UpRequest<'a> {
     pub renderer: &'a Renderer,
     /// Host ports for the primary and the replica.
     pub ports: [u16; 2],
+    /// The profile's container resources per role (reservation, shm size).
+    pub resources: [crate::profile::Resources; 2],
     pub image: Option<String>,
     pub bindir: Option<std::path::PathBuf>,
     pub os_user: Option<String>,
@@ -225,6 +227,7 @@ pub async fn up(req: UpRequest<'_>) -> Result<ClusterState, ClusterError> {
         mut plan,
         renderer,
         ports,
+        resources,
         ..
     } = req;
     if state_dir.exists(&name) {
@@ -239,7 +242,8 @@ pub async fn up(req: UpRequest<'_>) -> Result<ClusterState, ClusterError> {
     let nodes: Vec<NodeSpec> = Role::BOTH
         .iter()
         .zip(ports)
-        .map(|(role, port)| {
+        .zip(resources)
+        .map(|((role, port), res)| {
             let rp = plan.role(*role);
             NodeSpec {
                 cluster: name.clone(),
@@ -247,8 +251,8 @@ pub async fn up(req: UpRequest<'_>) -> Result<ClusterState, ClusterError> {
                 host_port: port,
                 data_dir: backend.data_dir(&name, *role),
                 memory: Some(rp.inputs.memory.value),
-                memory_reservation: None,
-                shm_size: None,
+                memory_reservation: res.memory_reservation,
+                shm_size: res.shm_size,
                 cpus: Some(rp.inputs.cpus.value),
             }
         })

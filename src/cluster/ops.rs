@@ -126,7 +126,20 @@ pub async fn up(o: UpOptions, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
         }
     };
     let wanted = o.pg_version.or(o.profile.pg_version);
-    let (backend, catalog, bindir): (Box<dyn Backend>, Catalog, Option<PathBuf>) = match kind {
+    let plan_with = |catalog: &Catalog| -> anyhow::Result<tune::Plan> {
+        let machine = crate::machine::Machine::default();
+        let res = |role| crate::inputs::resources(&o.profile, role, o.memory, o.cpus, &machine);
+        let mut plan = tune::plan(
+            &o.profile,
+            res(Role::Primary),
+            res(Role::Replica),
+            &crate::inputs::target(catalog),
+        )?;
+        tune::validate(&mut plan, catalog)?;
+        tune::enforce_budget(&mut plan, o.allow_overcommit || o.profile.allow_overcommit)?;
+        Ok(plan)
+    };
+    let (backend, plan, bindir): (Box<dyn Backend>, tune::Plan, Option<PathBuf>) = match kind {
         BackendKind::Local => {
             let bins = crate::pgbin::find(o.pg_bin.as_deref(), wanted)?;
             progress(&format!(
@@ -134,37 +147,32 @@ pub async fn up(o: UpOptions, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
                 bins.bindir.display(),
                 bins.version
             ));
-            let catalog = Catalog::from_binary(&bins, &o.os_user)?;
+            let plan = plan_with(&Catalog::from_binary(&bins, &o.os_user)?)?;
             let dir = bins.bindir.clone();
             (
                 Box::new(LocalBackend::new(bins, &o.state_dir.root, &o.os_user)?),
-                catalog,
+                plan,
                 Some(dir),
             )
         }
         BackendKind::Docker => {
+            // The plan and its budget first: a profile too small for its
+            // plan is refused before any container exists.
+            let mut plan = plan_with(&Catalog::builtin(wanted.unwrap_or(15))?)?;
             let b = super::docker::open(&image)?;
             let version = b.preflight().await?;
-            let major = version
+            let major: u32 = version
                 .split('.')
                 .next()
                 .and_then(|m| m.parse().ok())
-                .unwrap_or(15);
-            progress(&format!("image: {image} (PostgreSQL {version}); validating against the built-in catalog until the server runs"));
-            (b, Catalog::builtin(major)?, None)
+                .unwrap_or(plan.pg_version);
+            if major != plan.pg_version {
+                plan = plan_with(&Catalog::builtin(major)?)?;
+            }
+            progress(&format!("image: {image} (PostgreSQL {version}); validated against the built-in catalog for {major}"));
+            (b, plan, None)
         }
     };
-    // The plan, validated and within budget, before anything is created.
-    let machine = crate::machine::Machine::default();
-    let res = |role| crate::inputs::resources(&o.profile, role, o.memory, o.cpus, &machine);
-    let mut plan = tune::plan(
-        &o.profile,
-        res(Role::Primary),
-        res(Role::Replica),
-        &crate::inputs::target(&catalog),
-    )?;
-    tune::validate(&mut plan, &catalog)?;
-    tune::enforce_budget(&mut plan, o.allow_overcommit || o.profile.allow_overcommit)?;
     for r in &plan.roles {
         for w in &r.warnings {
             progress(&format!("warning: {}: {w}", r.role));
@@ -179,6 +187,10 @@ pub async fn up(o: UpOptions, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
         plan,
         renderer: &renderer,
         ports,
+        resources: [
+            o.profile.primary.resources.clone(),
+            o.profile.replica.resources.clone(),
+        ],
         image: (kind == BackendKind::Docker).then_some(image),
         bindir,
         os_user: (kind == BackendKind::Local).then_some(o.os_user),

@@ -113,6 +113,10 @@ logged in_root apt-get install -y -qq --no-install-recommends postgresql-common
 sed -i 's/^#\?\s*create_main_cluster.*/create_main_cluster = false/' \
   "$root/etc/postgresql-common/createcluster.conf"
 logged in_root apt-get install -y -qq --no-install-recommends postgresql-15 tzdata
+# Keep only packages still in the archive, so the cache does not grow
+# with every point release.
+logged in_root apt-get autoclean -qq
+find "$cache/debs" -name '*.deb' -delete
 cp -a "$root/var/cache/apt/archives/"*.deb "$cache/debs/"
 
 bindir=/usr/lib/postgresql/15/bin

@@ -163,15 +163,13 @@ pub async fn apply_managed(
         "backed up the current configuration to {}",
         backup.display()
     ));
-    for (role, limit) in &memory_changes {
-        progress(&format!(
-            "{role}: memory limit → {}",
-            tune::budget::human(*limit)
-        ));
-        backend.set_memory(state.node(*role), *limit, None).await?;
-        state.node_mut(*role).memory = Some(*limit);
-        report.memory_changed.push(*role);
-    }
+    // A higher limit goes in before the servers restart with bigger
+    // buffers; a lower one after they restarted with smaller ones.
+    type Limits = Vec<(Role, u64)>;
+    let (raise, lower): (Limits, Limits) = memory_changes
+        .iter()
+        .partition(|(r, limit)| state.node(*r).memory.is_none_or(|m| *limit > m));
+    set_limits(backend.as_ref(), &mut state, &raise, &mut report, progress).await?;
     let mut done: Vec<Role> = Vec::new();
     for role in order(&report.changes) {
         let restart = report
@@ -205,6 +203,7 @@ pub async fn apply_managed(
             bringup::wait_replayed(&p, &r).await?;
         }
     }
+    set_limits(backend.as_ref(), &mut state, &lower, &mut report, progress).await?;
     let sql = renderer.catalog_sql(&plan)?;
     let app_db = crate::db::connect(
         &bringup::conninfo(
@@ -226,6 +225,28 @@ pub async fn apply_managed(
     state.applied = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     dir.save(&state)?;
     Ok(report)
+}
+
+async fn set_limits(
+    backend: &dyn Backend,
+    state: &mut ClusterState,
+    changes: &[(Role, u64)],
+    report: &mut ApplyReport,
+    progress: Progress<'_>,
+) -> anyhow::Result<()> {
+    for (role, limit) in changes {
+        progress(&format!(
+            "{role}: memory limit → {}",
+            tune::budget::human(*limit)
+        ));
+        let node = state.node(*role);
+        backend
+            .set_memory(node, *limit, node.memory_reservation)
+            .await?;
+        state.node_mut(*role).memory = Some(*limit);
+        report.memory_changed.push(*role);
+    }
+    Ok(())
 }
 
 /// Writes one server's files, then reloads or restarts it, and checks the

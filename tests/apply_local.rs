@@ -37,13 +37,23 @@ fn profile(c: &TestCluster, name: &str, body: &str) -> String {
 }
 
 #[tokio::test]
-async fn reload_restart_and_rollback() {
-    let c = TestCluster::new("apply");
+async fn pg15_reload_restart_and_rollback() {
+    reload_restart_and_rollback(15).await;
+}
+
+#[tokio::test]
+async fn pg18_reload_restart_and_rollback() {
+    reload_restart_and_rollback(18).await;
+}
+
+async fn reload_restart_and_rollback(major: u32) {
+    let c = TestCluster::new(&format!("apply{major}"));
+    let major = major.to_string();
     c.up(&[
         "--profile",
         "stock",
         "--pg-version",
-        "15",
+        &major,
         "--memory",
         "4GiB",
     ]);

@@ -1,6 +1,6 @@
 //! `Catalog::from_binary` against the real PostgreSQL 15 and 18 binaries of
-//! this machine (missing binaries fail the test: CI installs both): the probe is
-//! fast, leaves nothing behind, is cached, and tells builds apart (the PG
+//! this machine (missing binaries fail the test: CI installs both): the probe
+//! (its time is printed) leaves nothing behind, is cached, and tells builds apart (the PG
 //! 18 used here was built without lz4, the Debian PG 15 with it).
 
 use estune::catalog::{Catalog, CatalogSource, CheckError};
@@ -8,7 +8,7 @@ use estune::pgbin;
 use estune::value::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const OS_USER: &str = "postgres";
 
@@ -41,10 +41,8 @@ fn probes_real_binaries() {
             "PostgreSQL {major}: probe took {probe:?}; {}",
             catalog.describe()
         );
-        assert!(
-            probe < Duration::from_secs(3),
-            "probe of {major} took {probe:?}"
-        );
+        // The duration is printed above, not asserted: a busy machine
+        // would make a time limit flaky.
         assert_eq!(catalog.major, major);
         assert!(
             matches!(&catalog.source, CatalogSource::Binary { version, .. } if *version == bin.version)

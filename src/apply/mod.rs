@@ -74,12 +74,8 @@ fn plan_for_cluster(
         }
         r
     };
-    let mut plan = tune::plan(
-        &o.profile,
-        res(Role::Primary),
-        res(Role::Replica),
-        &crate::inputs::target(catalog),
-    )?;
+    let res = [res(Role::Primary), res(Role::Replica)];
+    let mut plan = crate::inputs::checked_plan(&o.profile, res, catalog, o.allow_overcommit)?;
     plan.access.database = state.database.clone();
     plan.access.app_user = state.app_user.clone();
     plan.access.replication_user = state.replication_user.clone();
@@ -87,8 +83,7 @@ fn plan_for_cluster(
     plan.access
         .client_networks
         .extend(state.prepared.client_networks.iter().cloned());
-    tune::validate(&mut plan, catalog)?;
-    tune::enforce_budget(&mut plan, o.allow_overcommit || o.profile.allow_overcommit)?;
+    // Access names changed: the hash covers them.
     plan.hash = tune::hash(&plan);
     Ok(plan)
 }
@@ -321,16 +316,8 @@ pub async fn apply_dsn(
     let timeout = std::time::Duration::from_secs(5);
     let p = crate::db::connect(primary, timeout).await?;
     let catalog = Catalog::from_client(&p, &crate::db::server_label(primary)).await?;
-    let machine = crate::machine::Machine::default();
-    let res = |role| crate::inputs::resources(&o.profile, role, o.memory, o.cpus, &machine);
-    let mut plan = tune::plan(
-        &o.profile,
-        res(Role::Primary),
-        res(Role::Replica),
-        &crate::inputs::target(&catalog),
-    )?;
-    tune::validate(&mut plan, &catalog)?;
-    tune::enforce_budget(&mut plan, o.allow_overcommit || o.profile.allow_overcommit)?;
+    let res = crate::inputs::resources_both(&o.profile, o.memory, o.cpus);
+    let plan = crate::inputs::checked_plan(&o.profile, res, &catalog, o.allow_overcommit)?;
     let mut report = ApplyReport {
         profile: plan.profile.clone(),
         plan_hash: plan.hash.clone(),

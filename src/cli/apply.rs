@@ -6,7 +6,6 @@ use crate::report;
 use anyhow::Context;
 use clap::Args;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 const APPLY_EXAMPLES: &str = "\
@@ -56,16 +55,8 @@ pub struct ApplyArgs {
     /// Write settings with ALTER SYSTEM (required for --primary/--replica)
     #[arg(long)]
     pub alter_system: bool,
-    #[arg(long, value_parser = |s: &str| crate::value::parse_size(s).map_err(|e| e.to_string()), value_name = "SIZE")]
-    pub memory: Option<u64>,
-    #[arg(long, value_name = "N")]
-    pub cpus: Option<f64>,
-    #[arg(long)]
-    pub allow_overcommit: bool,
-    #[arg(long, value_name = "DIR")]
-    pub templates: Option<PathBuf>,
-    #[arg(long, value_name = "DIR", env = "ESTUNE_PROFILES")]
-    pub profiles_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub plan: super::plan_args::PlanArgs,
     /// Print the report as JSON
     #[arg(long)]
     pub json: bool,
@@ -86,14 +77,13 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         let spec = a.profile.as_deref().expect("clap requires --profile without --rollback");
-        let search = a.profiles_dir.clone().or_else(|| Some(PathBuf::from("profiles")).filter(|p| p.is_dir()));
         let o = ApplyOptions {
-            profile: crate::profile::load(spec, search.as_deref())?,
-            memory: a.memory,
-            cpus: a.cpus,
-            allow_overcommit: a.allow_overcommit,
+            profile: a.plan.load_profile(spec)?,
+            memory: a.plan.memory,
+            cpus: a.plan.cpus,
+            allow_overcommit: a.plan.allow_overcommit,
             dry_run: a.dry_run,
-            templates: a.templates.clone(),
+            templates: a.plan.templates.clone(),
         };
         let report = match &a.primary {
             Some(p) => apply::apply_dsn(p, a.replica.as_deref(), o, a.alter_system).await?,

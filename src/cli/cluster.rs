@@ -62,10 +62,6 @@ pub enum StatusFormat {
     Json,
 }
 
-fn parse_size(s: &str) -> Result<u64, String> {
-    crate::value::parse_size(s).map_err(|e| e.to_string())
-}
-
 pub(crate) const CLUSTER_EXAMPLES: &str = "\
 Examples:
   estune cluster up --profile eventstore --memory 2GiB
@@ -163,6 +159,8 @@ pub struct UpArgs {
     /// Image with PostgreSQL binaries and a postgres user (docker backend)
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
+    #[command(flatten)]
+    pub plan: super::plan_args::PlanArgs,
     /// Unprivileged OS user that runs the servers when estune runs as root
     #[arg(long, default_value = "postgres", value_name = "USER")]
     pub os_user: String,
@@ -172,18 +170,6 @@ pub struct UpArgs {
     /// Host port of the replica on 127.0.0.1
     #[arg(long, value_name = "PORT")]
     pub replica_port: Option<u16>,
-    /// Memory of each server, overriding the profile
-    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
-    pub memory: Option<u64>,
-    /// CPUs of each server, overriding the profile
-    #[arg(long, value_name = "N")]
-    pub cpus: Option<f64>,
-    #[arg(long)]
-    pub allow_overcommit: bool,
-    #[arg(long, value_name = "DIR")]
-    pub templates: Option<PathBuf>,
-    #[arg(long, value_name = "DIR", env = "ESTUNE_PROFILES")]
-    pub profiles_dir: Option<PathBuf>,
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -250,11 +236,7 @@ pub fn run(cmd: ClusterCommand) -> anyhow::Result<ExitCode> {
 }
 
 async fn up(a: UpArgs) -> anyhow::Result<ExitCode> {
-    let search = a
-        .profiles_dir
-        .clone()
-        .or_else(|| Some(PathBuf::from("profiles")).filter(|p| p.is_dir()));
-    let profile = crate::profile::load(&a.profile, search.as_deref())?;
+    let profile = a.plan.load_profile(&a.profile)?;
     let backend = match a.backend {
         BackendArg::Auto => None,
         BackendArg::Local => Some(BackendKind::Local),
@@ -272,10 +254,10 @@ async fn up(a: UpArgs) -> anyhow::Result<ExitCode> {
             image: a.image,
             os_user: a.os_user,
             ports: [a.port, a.replica_port],
-            memory: a.memory,
-            cpus: a.cpus,
-            allow_overcommit: a.allow_overcommit,
-            templates: a.templates,
+            memory: a.plan.memory,
+            cpus: a.plan.cpus,
+            allow_overcommit: a.plan.allow_overcommit,
+            templates: a.plan.templates,
         },
         &progress,
     )

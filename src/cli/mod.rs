@@ -3,6 +3,7 @@
 
 mod apply;
 mod cluster;
+mod plan_args;
 mod render;
 
 use clap::{Parser, Subcommand};

@@ -1,8 +1,6 @@
 //! `estune render`.
 
 use crate::inputs::{self, CatalogRequest};
-use crate::machine::Machine;
-use crate::profile;
 use crate::render::Renderer;
 use crate::report;
 use crate::tune::{self, Role};
@@ -27,19 +25,6 @@ pub enum Format {
     AlterSystem,
     /// the whole plan as versioned JSON (schema estune.plan/1)
     Json,
-}
-
-fn parse_size(s: &str) -> Result<u64, String> {
-    crate::value::parse_size(s).map_err(|e| e.to_string())
-}
-
-fn parse_cpus(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(c) if c > 0.0 && c <= 1024.0 => Ok(c),
-        _ => Err(format!(
-            "`{s}` is not a CPU count: give a number above 0, e.g. 2 or 0.5"
-        )),
-    }
 }
 
 const RENDER_EXAMPLES: &str = "\
@@ -72,12 +57,8 @@ pub struct RenderArgs {
     /// Which server's files to produce
     #[arg(long, value_enum, default_value = "both")]
     pub role: RoleArg,
-    /// Memory limit of each server, e.g. 4GiB or 4096MB (binary units)
-    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
-    pub memory: Option<u64>,
-    /// CPUs of each server, e.g. 2 or 0.5
-    #[arg(long, value_parser = parse_cpus, value_name = "N")]
-    pub cpus: Option<f64>,
+    #[command(flatten)]
+    pub plan: super::plan_args::PlanArgs,
     /// Target PostgreSQL major version (13-18); default: the profile's, the
     /// server's or the installed binary's
     #[arg(long, value_parser = clap::value_parser!(u32).range(13..=18), value_name = "N")]
@@ -92,12 +73,6 @@ pub struct RenderArgs {
     /// Write all files into this directory instead of printing
     #[arg(long, short = 'o', value_name = "DIR")]
     pub output: Option<PathBuf>,
-    /// Directory whose templates replace the built-in ones, file by file
-    #[arg(long, value_name = "DIR")]
-    pub templates: Option<PathBuf>,
-    /// Directory searched for profiles by name before the built-in ones
-    #[arg(long, value_name = "DIR", env = "ESTUNE_PROFILES")]
-    pub profiles_dir: Option<PathBuf>,
     /// Directory with the PostgreSQL server binaries to validate against
     #[arg(long, value_name = "DIR")]
     pub pg_bin: Option<PathBuf>,
@@ -108,10 +83,6 @@ pub struct RenderArgs {
     /// when estune runs as root
     #[arg(long, default_value = "postgres", value_name = "USER")]
     pub os_user: String,
-    /// Accept a worst-case memory budget above the limit (a warning instead
-    /// of an error)
-    #[arg(long)]
-    pub allow_overcommit: bool,
 }
 
 fn roles(r: RoleArg) -> Vec<Role> {
@@ -123,11 +94,7 @@ fn roles(r: RoleArg) -> Vec<Role> {
 }
 
 pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
-    let search_dir = args
-        .profiles_dir
-        .clone()
-        .or_else(|| Some(PathBuf::from("profiles")).filter(|p| p.is_dir()));
-    let profile = profile::load(&args.profile, search_dir.as_deref())?;
+    let profile = args.plan.load_profile(&args.profile)?;
     let req = CatalogRequest {
         pg_version: args.pg_version,
         pg_bin: args.pg_bin.clone(),
@@ -142,13 +109,9 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     for n in notes {
         eprintln!("note: {n}");
     }
-    let machine = Machine::default();
-    let res = |role| inputs::resources(&profile, role, args.memory, args.cpus, &machine);
-    let target = inputs::target(&catalog);
-    let mut plan = tune::plan(&profile, res(Role::Primary), res(Role::Replica), &target)?;
-    tune::validate(&mut plan, &catalog)?;
-    tune::enforce_budget(&mut plan, args.allow_overcommit || profile.allow_overcommit)?;
-    let renderer = Renderer::new(args.templates.as_deref())?;
+    let res = inputs::resources_both(&profile, args.plan.memory, args.plan.cpus);
+    let plan = inputs::checked_plan(&profile, res, &catalog, args.plan.allow_overcommit)?;
+    let renderer = Renderer::new(args.plan.templates.as_deref())?;
     let selected = roles(args.role);
     for r in &selected {
         for w in &plan.role(*r).warnings {

@@ -126,18 +126,9 @@ pub async fn up(o: UpOptions, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
         }
     };
     let wanted = o.pg_version.or(o.profile.pg_version);
-    let plan_with = |catalog: &Catalog| -> anyhow::Result<tune::Plan> {
-        let machine = crate::machine::Machine::default();
-        let res = |role| crate::inputs::resources(&o.profile, role, o.memory, o.cpus, &machine);
-        let mut plan = tune::plan(
-            &o.profile,
-            res(Role::Primary),
-            res(Role::Replica),
-            &crate::inputs::target(catalog),
-        )?;
-        tune::validate(&mut plan, catalog)?;
-        tune::enforce_budget(&mut plan, o.allow_overcommit || o.profile.allow_overcommit)?;
-        Ok(plan)
+    let plan_with = |catalog: &Catalog| {
+        let res = crate::inputs::resources_both(&o.profile, o.memory, o.cpus);
+        crate::inputs::checked_plan(&o.profile, res, catalog, o.allow_overcommit)
     };
     let (backend, plan, bindir): (Box<dyn Backend>, tune::Plan, Option<PathBuf>) = match kind {
         BackendKind::Local => {

@@ -148,6 +148,32 @@ pub async fn catalog(
     Ok((cat, notes))
 }
 
+/// Both roles' resources from the flags, else the profile, else this
+/// machine's limits.
+pub fn resources_both(
+    profile: &Profile,
+    memory_flag: Option<u64>,
+    cpus_flag: Option<f64>,
+) -> [tune::Resources; 2] {
+    let machine = Machine::default();
+    Role::BOTH.map(|role| resources(profile, role, memory_flag, cpus_flag, &machine))
+}
+
+/// The plan every command works from: computed, validated against the
+/// catalog, and within the memory budget (or allowed over it by the flag
+/// or the profile).
+pub fn checked_plan(
+    profile: &Profile,
+    [primary, replica]: [tune::Resources; 2],
+    catalog: &Catalog,
+    allow_overcommit: bool,
+) -> anyhow::Result<tune::Plan> {
+    let mut plan = tune::plan(profile, primary, replica, &target(catalog))?;
+    tune::validate(&mut plan, catalog)?;
+    tune::enforce_budget(&mut plan, allow_overcommit || profile.allow_overcommit)?;
+    Ok(plan)
+}
+
 /// What the tuner may use of the server beyond its version.
 pub fn target(cat: &Catalog) -> Target {
     let enumvals =

@@ -26,7 +26,6 @@ const DEFAULT_SHM_SIZE: u64 = 256 * 1024 * 1024;
 /// kills: long enough for the shutdown checkpoint of large shared_buffers.
 const STOP_TIMEOUT_SECS: i32 = 120;
 const SECOND_NS: i64 = 1_000_000_000;
-const FOLLOW_BACKLOG: usize = 100;
 
 fn bytes(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -291,16 +290,16 @@ pub async fn logs(engine: &Engine, node: &NodeSpec, lines: usize) -> Result<Stri
     oneoff::output(engine, &name, &name, &lines.to_string()).await
 }
 
-/// Copies the server's output to stdout as it comes, starting with the
-/// last `FOLLOW_BACKLOG` lines, until the future is dropped or the
-/// container is removed.
+/// Copies the server's output to stdout as it comes, from now on (the
+/// caller prints the backlog it wants with `logs` first), until the future
+/// is dropped or the container is removed.
 pub async fn follow_logs(engine: &Engine, node: &NodeSpec) -> Result<(), ClusterError> {
     let name = names::container(&node.cluster, node.role);
     let options = LogsOptionsBuilder::new()
         .follow(true)
         .stdout(true)
         .stderr(true)
-        .tail(&FOLLOW_BACKLOG.to_string())
+        .tail("0")
         .build();
     // bollard's timeout covers only the start of the response, so this
     // follows as long as the user wants.

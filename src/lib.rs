@@ -3,6 +3,7 @@
 //! [`cli::run`], so integration tests drive the whole tool in-process.
 
 pub mod apply;
+pub mod bench;
 pub mod catalog;
 pub mod cli;
 pub mod cluster;

@@ -1,0 +1,57 @@
+//! The contract between the load engine and what it runs. The engine knows
+//! nothing of the event store's rules: it asks a `WorkerFactory` for one
+//! `Worker` per pool slot (each with its own connections) and tells it
+//! which operation of the mix to run; the worker reports an `Outcome`.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// One named operation of a mix and its weight (relative, not a share).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MixEntry {
+    pub op: String,
+    pub weight: f64,
+}
+
+/// What an operation came to. Business rejections and conflicts are normal
+/// outcomes of the workload, counted apart from errors of the system.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Done; `events` appended (0 for queries and idempotent no-ops).
+    Ok { events: u32, retries: u32 },
+    /// The domain refused (e.g. lending a book already lent); its `…Failed`
+    /// event was appended.
+    Rejected { reason: String, retries: u32 },
+    /// The boundary kept changing: the append gave up after all retries.
+    Conflict { retries: u32 },
+    /// The operation did not finish within the per-operation timeout.
+    Timeout,
+    /// The server or the connection failed; `class` is the SQLSTATE (e.g.
+    /// "40001", "57P01") or "connection" / "other".
+    Error { class: String, message: String },
+}
+
+impl Outcome {
+    pub fn is_error(&self) -> bool {
+        matches!(self, Outcome::Timeout | Outcome::Error { .. })
+    }
+}
+
+/// Runs operations on its own connections, one at a time.
+#[async_trait]
+pub trait Worker: Send {
+    /// Runs the operation at `op` (an index into the mix the factory was
+    /// built for). Must not panic; must return within a reasonable time
+    /// (the engine applies its own timeout around it and counts Timeout).
+    async fn run(&mut self, op: usize) -> Outcome;
+}
+
+#[async_trait]
+pub trait WorkerFactory: Send + Sync {
+    type Worker: Worker + 'static;
+    /// The operations this factory's workers can run, in mix order.
+    fn mix(&self) -> &[MixEntry];
+    /// Opens a worker (its connections). Errors name the server.
+    async fn worker(&self, id: usize) -> anyhow::Result<Self::Worker>;
+}

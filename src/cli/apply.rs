@@ -1,6 +1,6 @@
 //! `estune apply`.
 
-use super::cluster::ClusterArgs;
+use super::connect::ConnectArgs;
 use crate::apply::{self, ApplyOptions};
 use crate::report;
 use anyhow::Context;
@@ -31,7 +31,7 @@ reloads, and tells you exactly what to restart.";
 #[command(after_help = APPLY_EXAMPLES)]
 pub struct ApplyArgs {
     #[command(flatten)]
-    pub cluster: ClusterArgs,
+    pub connect: ConnectArgs,
     /// Profile name or path (not needed with --rollback)
     #[arg(
         long,
@@ -40,12 +40,6 @@ pub struct ApplyArgs {
         required_unless_present = "rollback"
     )]
     pub profile: Option<String>,
-    /// Any primary, instead of a managed cluster (libpq URL or key=value)
-    #[arg(long, value_name = "DSN", env = "ESTUNE_PRIMARY")]
-    pub primary: Option<String>,
-    /// Its replica
-    #[arg(long, value_name = "DSN", env = "ESTUNE_REPLICA", requires = "primary")]
-    pub replica: Option<String>,
     /// Show the changes without making them
     #[arg(long)]
     pub dry_run: bool,
@@ -70,9 +64,9 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
         let progress = |line: &str| eprintln!("{line}");
-        let dir = a.cluster.dir();
+        let dir = a.connect.cluster.dir();
         if a.rollback {
-            let from = apply::rollback(&a.cluster.cluster, &dir, &progress).await?;
+            let from = apply::rollback(&a.connect.cluster.cluster, &dir, &progress).await?;
             eprintln!("rolled back to {}; replication is streaming", from.display());
             return Ok(ExitCode::SUCCESS);
         }
@@ -85,12 +79,12 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             dry_run: a.dry_run,
             templates: a.plan.templates.clone(),
         };
-        let report = match &a.primary {
-            Some(p) => apply::apply_dsn(p, a.replica.as_deref(), o, a.alter_system).await?,
+        let report = match &a.connect.primary {
+            Some(p) => apply::apply_dsn(p, a.connect.replica.as_deref(), o, a.alter_system).await?,
             None if a.alter_system => anyhow::bail!(super::UsageError(
                 "--alter-system is for pairs given by --primary/--replica; a managed cluster gets its files written".into()
             )),
-            None => apply::apply_managed(&a.cluster.cluster, &dir, o, &progress).await?,
+            None => apply::apply_managed(&a.connect.cluster.cluster, &dir, o, &progress).await?,
         };
         let text = if a.json { report::apply_json(&report) } else { report::apply_table(&report) };
         std::io::stdout().write_all(text.as_bytes())?;

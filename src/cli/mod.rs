@@ -3,6 +3,7 @@
 
 mod apply;
 mod cluster;
+mod connect;
 mod plan_args;
 mod render;
 

@@ -92,6 +92,10 @@ async fn pair_comes_up_and_replicates(major: u32) {
             .contains("streaming"),
         "{status}"
     );
+    let pss = doc["nodes"][0]["runtime"]["memory_usage"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(pss > 1 << 20, "a running server uses memory: {status}");
 
     row_reaches_replica(&c.url("primary"), &c.url("replica")).await;
 

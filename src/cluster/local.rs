@@ -120,6 +120,44 @@ impl LocalBackend {
     }
 }
 
+/// Proportional set size of the postmaster and its children: shared
+/// buffers are divided among the processes mapping them instead of being
+/// counted once per backend, so the sum is what the server really uses.
+fn server_pss(postmaster: u32) -> u64 {
+    let pss_of = |pid: u32| -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("Pss:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+            .map_or(0, |kb| kb * 1024)
+    };
+    let parent_of = |pid: &str| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name may hold spaces; fields after ')' are fixed.
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let children: u64 = std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+                .filter(|n| parent_of(n) == Some(postmaster))
+                .filter_map(|n| n.parse().ok())
+                .map(pss_of)
+                .sum()
+        })
+        .unwrap_or(0);
+    pss_of(postmaster) + children
+}
+
 #[async_trait]
 impl Backend for LocalBackend {
     fn kind(&self) -> BackendKind {
@@ -350,6 +388,7 @@ impl Backend for LocalBackend {
         Ok(NodeRuntime {
             running: pid.is_some(),
             pid,
+            memory_usage: pid.map(server_pss),
             memory_limit: node.memory,
             location: node.data_dir.clone(),
             ..NodeRuntime::default()

@@ -126,9 +126,10 @@ impl LibraryEvent {
     }
 }
 
-/// The catalogue fields of an added copy, derived from its number so a
-/// re-run writes the same books.
-pub fn added_payload(book: &str, n: u64) -> Value {
+/// The catalogue fields of an added copy, derived from its ID so a re-run
+/// writes the same books.
+pub fn added_payload(book: &str) -> Value {
+    let n = fnv1a(book.as_bytes());
     json!({
         "BookID": book,
         "ISBN": format!("978-{:09}", n % 1_000_000_000),
@@ -137,6 +138,14 @@ pub fn added_payload(book: &str, n: u64) -> Value {
         "Edition": format!("{}", 1 + n % 5),
         "Publisher": format!("Publisher {}", n % 31),
         "PublicationYear": 1950 + (n % 75) as i64,
+    })
+}
+
+/// A stable 64-bit hash (FNV-1a): the same on every run and platform,
+/// unlike std's randomly keyed hasher.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
 

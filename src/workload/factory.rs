@@ -1,0 +1,365 @@
+//! The library as the load engine sees it: named mixes as data, a factory
+//! that opens one primary and one replica connection per worker, and a
+//! worker that runs one operation and maps the domain's result onto the
+//! engine's `Outcome` (rejections and conflicts are outcomes, not errors).
+
+use super::events::{book_id, reader_id};
+use super::library::{AppendMode, CommandOutcome, CommandResult, Library, RetryPolicy, Routing};
+use super::store::EventStore;
+use super::WorkloadError;
+use crate::bench::{MixEntry, Outcome, Worker, WorkerFactory};
+use async_trait::async_trait;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::time::Duration;
+
+/// The operations a mix can weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    AddBookCopy,
+    RemoveBookCopy,
+    LendBookCopyToReader,
+    ReturnBookCopyFromReader,
+    RegisterReader,
+    CancelReaderContract,
+    BooksInCirculation,
+    BooksLentByReader,
+    BooksLentOut,
+    RegisteredReaders,
+}
+
+impl Op {
+    pub const ALL: [Op; 10] = [
+        Op::AddBookCopy,
+        Op::RemoveBookCopy,
+        Op::LendBookCopyToReader,
+        Op::ReturnBookCopyFromReader,
+        Op::RegisterReader,
+        Op::CancelReaderContract,
+        Op::BooksInCirculation,
+        Op::BooksLentByReader,
+        Op::BooksLentOut,
+        Op::RegisteredReaders,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::AddBookCopy => "AddBookCopy",
+            Op::RemoveBookCopy => "RemoveBookCopy",
+            Op::LendBookCopyToReader => "LendBookCopyToReader",
+            Op::ReturnBookCopyFromReader => "ReturnBookCopyFromReader",
+            Op::RegisterReader => "RegisterReader",
+            Op::CancelReaderContract => "CancelReaderContract",
+            Op::BooksInCirculation => "BooksInCirculation",
+            Op::BooksLentByReader => "BooksLentByReader",
+            Op::BooksLentOut => "BooksLentOut",
+            Op::RegisteredReaders => "RegisteredReaders",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Op> {
+        Op::ALL.into_iter().find(|o| o.name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// Operations with weights and the ID space they draw from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mix {
+    pub name: String,
+    pub books: u64,
+    pub readers: u64,
+    pub ops: Vec<(Op, f64)>,
+}
+
+impl Mix {
+    /// The named mixes. `worker-pool-2025` is the original's generator
+    /// (circulation 20 % as add/remove 50/50, lending 80 % as lend/return
+    /// 50/50); `library-scale` its later realistic simulation.
+    pub fn named(name: &str) -> Result<Mix, WorkloadError> {
+        let (books, readers, ops) = match name {
+            "worker-pool-2025" => (
+                1_000,
+                100,
+                vec![
+                    (Op::AddBookCopy, 10.0),
+                    (Op::RemoveBookCopy, 10.0),
+                    (Op::LendBookCopyToReader, 40.0),
+                    (Op::ReturnBookCopyFromReader, 40.0),
+                ],
+            ),
+            "library-scale" => (
+                60_000,
+                14_000,
+                vec![
+                    (Op::LendBookCopyToReader, 42.0),
+                    (Op::ReturnBookCopyFromReader, 42.0),
+                    (Op::BooksLentByReader, 10.0),
+                    (Op::RegisterReader, 3.0),
+                    (Op::AddBookCopy, 3.0),
+                ],
+            ),
+            _ => return Err(WorkloadError::UnknownMix { name: name.into() }),
+        };
+        Ok(Mix {
+            name: name.into(),
+            books,
+            readers,
+            ops,
+        })
+    }
+
+    pub fn entries(&self) -> Vec<MixEntry> {
+        self.ops
+            .iter()
+            .map(|(op, w)| MixEntry {
+                op: op.name().to_string(),
+                weight: *w,
+            })
+            .collect()
+    }
+}
+
+/// Everything a worker needs besides its connections.
+#[derive(Debug, Clone)]
+pub struct LibraryFactory {
+    pub primary_url: String,
+    pub replica_url: String,
+    pub mix: Mix,
+    pub routing: Routing,
+    pub retry: RetryPolicy,
+    pub mode: AppendMode,
+    pub connect_timeout: Duration,
+    /// Worker `i` draws IDs from `seed + i`: a run can be repeated.
+    pub seed: u64,
+    entries: Vec<MixEntry>,
+}
+
+impl LibraryFactory {
+    pub fn new(primary_url: &str, replica_url: &str, mix: Mix) -> Result<LibraryFactory, WorkloadError> {
+        if mix.books == 0 || mix.readers == 0 {
+            return Err(WorkloadError::Invalid("a mix needs at least one book and one reader".into()));
+        }
+        if mix.ops.is_empty() || mix.ops.iter().any(|(_, w)| !w.is_finite() || *w < 0.0) {
+            return Err(WorkloadError::Invalid("mix weights must be finite and not negative".into()));
+        }
+        Ok(LibraryFactory {
+            primary_url: primary_url.into(),
+            replica_url: replica_url.into(),
+            entries: mix.entries(),
+            mix,
+            routing: Routing::default(),
+            retry: RetryPolicy::default(),
+            mode: AppendMode::default(),
+            connect_timeout: Duration::from_secs(5),
+            seed: 0x5eed,
+        })
+    }
+
+    async fn open(&self, id: usize) -> Result<LibraryWorker, WorkloadError> {
+        let connect = |url: String, role: &'static str| async move {
+            crate::db::connect(&url, self.connect_timeout)
+                .await
+                .map_err(|source| WorkloadError::Connect { role, source })
+        };
+        let primary = connect(self.primary_url.clone(), "primary").await?;
+        let replica = connect(self.replica_url.clone(), "replica").await?;
+        let seed = self.seed.wrapping_add(id as u64);
+        let mut library = Library::new(EventStore::new(primary), EventStore::new(replica), seed);
+        library.routing = self.routing;
+        library.retry = self.retry;
+        library.mode = self.mode;
+        Ok(LibraryWorker {
+            library,
+            ops: self.mix.ops.iter().map(|(op, _)| *op).collect(),
+            books: self.mix.books,
+            readers: self.mix.readers,
+            rng: StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15),
+        })
+    }
+}
+
+#[async_trait]
+impl WorkerFactory for LibraryFactory {
+    type Worker = LibraryWorker;
+
+    fn mix(&self) -> &[MixEntry] {
+        &self.entries
+    }
+
+    async fn worker(&self, id: usize) -> anyhow::Result<LibraryWorker> {
+        Ok(self.open(id).await?)
+    }
+}
+
+pub struct LibraryWorker {
+    pub library: Library,
+    ops: Vec<Op>,
+    books: u64,
+    readers: u64,
+    rng: StdRng,
+}
+
+impl LibraryWorker {
+    fn book(&mut self) -> String {
+        book_id(self.rng.random_range(1..=self.books))
+    }
+
+    fn reader(&mut self) -> (u64, String) {
+        let n = self.rng.random_range(1..=self.readers);
+        (n, reader_id(n))
+    }
+
+    pub async fn run_op(&mut self, op: Op) -> Result<Outcome, WorkloadError> {
+        let command = command_outcome;
+        let query = Outcome::Ok { events: 0, retries: 0 };
+        Ok(match op {
+            Op::AddBookCopy => {
+                let b = self.book();
+                command(self.library.add_book_copy(&b).await?)
+            }
+            Op::RemoveBookCopy => {
+                let b = self.book();
+                command(self.library.remove_book_copy(&b).await?)
+            }
+            Op::LendBookCopyToReader => {
+                let (b, (_, r)) = (self.book(), self.reader());
+                command(self.library.lend(&b, &r).await?)
+            }
+            Op::ReturnBookCopyFromReader => {
+                let (b, (_, r)) = (self.book(), self.reader());
+                command(self.library.return_copy(&b, &r).await?)
+            }
+            Op::RegisterReader => {
+                let (n, r) = self.reader();
+                command(self.library.register_reader(&r, &format!("Reader {n}")).await?)
+            }
+            Op::CancelReaderContract => {
+                let (_, r) = self.reader();
+                command(self.library.cancel_reader_contract(&r).await?)
+            }
+            Op::BooksInCirculation => {
+                self.library.books_in_circulation(None).await?;
+                query
+            }
+            Op::BooksLentByReader => {
+                let (_, r) = self.reader();
+                self.library.books_lent_by_reader(&r).await?;
+                query
+            }
+            Op::BooksLentOut => {
+                self.library.books_lent_out(None).await?;
+                query
+            }
+            Op::RegisteredReaders => {
+                self.library.registered_readers(None).await?;
+                query
+            }
+        })
+    }
+}
+
+/// How a command's result reads to the engine.
+pub fn command_outcome(r: CommandResult) -> Outcome {
+    match r.outcome {
+        CommandOutcome::Appended(n) => Outcome::Ok {
+            events: n,
+            retries: r.retries,
+        },
+        CommandOutcome::NoOp => Outcome::Ok {
+            events: 0,
+            retries: r.retries,
+        },
+        CommandOutcome::Rejected(why) => Outcome::Rejected {
+            reason: why.reason().to_string(),
+            retries: r.retries,
+        },
+        CommandOutcome::Conflict => Outcome::Conflict { retries: r.retries },
+    }
+}
+
+#[async_trait]
+impl Worker for LibraryWorker {
+    async fn run(&mut self, op: usize) -> Outcome {
+        let Some(op) = self.ops.get(op).copied() else {
+            return Outcome::Error {
+                class: "other".into(),
+                message: format!("no operation {op} in this mix"),
+            };
+        };
+        match self.run_op(op).await {
+            Ok(outcome) => outcome,
+            Err(e) => Outcome::Error {
+                class: e.class(),
+                message: error_chain(&e),
+            },
+        }
+    }
+}
+
+/// The error and its causes on one line: the engine keeps one message.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_mixes() {
+        let cases = [
+            ("worker-pool-2025", 1_000, 100, vec![10.0, 10.0, 40.0, 40.0]),
+            ("library-scale", 60_000, 14_000, vec![42.0, 42.0, 10.0, 3.0, 3.0]),
+        ];
+        for (name, books, readers, weights) in cases {
+            let m = Mix::named(name).unwrap();
+            assert_eq!((m.books, m.readers), (books, readers), "{name}");
+            let w: Vec<f64> = m.ops.iter().map(|(_, w)| *w).collect();
+            assert_eq!(w, weights, "{name}");
+            assert_eq!(w.iter().sum::<f64>(), 100.0);
+        }
+        assert!(Mix::named("nope").is_err());
+    }
+
+    #[test]
+    fn worker_pool_mix_is_circulation_20_lending_80() {
+        let m = Mix::named("worker-pool-2025").unwrap();
+        let share = |ops: &[Op]| -> f64 {
+            m.ops.iter().filter(|(o, _)| ops.contains(o)).map(|(_, w)| w).sum()
+        };
+        assert_eq!(share(&[Op::AddBookCopy, Op::RemoveBookCopy]), 20.0);
+        assert_eq!(share(&[Op::LendBookCopyToReader, Op::ReturnBookCopyFromReader]), 80.0);
+    }
+
+    #[test]
+    fn op_names_round_trip() {
+        for op in Op::ALL {
+            assert_eq!(Op::from_name(op.name()), Some(op));
+        }
+    }
+
+    #[test]
+    fn command_results_map_to_outcomes() {
+        use super::super::rules::Rejection;
+        let r = |outcome, retries| CommandResult { outcome, retries };
+        let cases = [
+            (r(CommandOutcome::Appended(1), 2), Outcome::Ok { events: 1, retries: 2 }),
+            (r(CommandOutcome::NoOp, 0), Outcome::Ok { events: 0, retries: 0 }),
+            (
+                r(CommandOutcome::Rejected(Rejection::ReaderAtLimit), 1),
+                Outcome::Rejected { reason: Rejection::ReaderAtLimit.reason().into(), retries: 1 },
+            ),
+            (r(CommandOutcome::Conflict, 5), Outcome::Conflict { retries: 5 }),
+        ];
+        for (input, want) in cases {
+            assert_eq!(command_outcome(input), want);
+        }
+    }
+}

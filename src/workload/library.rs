@@ -1,0 +1,451 @@
+//! The library's commands and read-side queries over a primary and a
+//! replica connection. A command reads its boundary, decides with the pure
+//! rules, and appends guarded by the max sequence number it read; a
+//! conflict re-reads and re-decides after a jittered, doubling backoff.
+//! How the read+append pair is protected is the append mode, so a run can
+//! show what each protection costs and what it buys.
+
+use super::events::{self, fnv1a, LibraryEvent, NewEvent, StoredEvent};
+use super::filter::{Filter, FilterItem, Match};
+use super::rules::{self, Rejection, Verdict};
+use super::store::EventStore;
+use super::WorkloadError;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// How a command's read and append are kept together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AppendMode {
+    /// The original: autocommit statements under READ COMMITTED. Two
+    /// overlapping commands can both pass the guard (the race to measure).
+    #[default]
+    AsOriginal,
+    /// Read, decide and append in one SERIALIZABLE transaction; SQLSTATE
+    /// 40001 counts as a conflict and is retried.
+    Serializable,
+    /// Transaction-level advisory locks on the boundary's predicate values
+    /// (sorted, so commands cannot deadlock), then read and append.
+    AdvisoryLock,
+}
+
+impl FromStr for AppendMode {
+    type Err = WorkloadError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "as-original" => Ok(AppendMode::AsOriginal),
+            "serializable" => Ok(AppendMode::Serializable),
+            "advisory-lock" => Ok(AppendMode::AdvisoryLock),
+            _ => Err(WorkloadError::Invalid(format!(
+                "append mode `{s}`: expected as-original, serializable or advisory-lock"
+            ))),
+        }
+    }
+}
+
+/// Retry on conflict: `max_tries` attempts in all, the n-th retry waiting
+/// `base · 2^(n-1)` ± `jitter` (a fraction) so retries of colliding
+/// commands spread apart.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    pub max_tries: u32,
+    pub base: Duration,
+    pub jitter: f64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_tries: 6,
+            base: Duration::from_millis(10),
+            jitter: 0.3,
+        }
+    }
+}
+
+impl RetryPolicy {
+    pub fn backoff(&self, retry: u32, rng: &mut impl Rng) -> Duration {
+        let factor = 2f64.powi(retry.saturating_sub(1).min(20) as i32);
+        let jitter = if self.jitter > 0.0 {
+            rng.random_range(-self.jitter..=self.jitter)
+        } else {
+            0.0
+        };
+        self.base.mul_f64((factor * (1.0 + jitter)).max(0.0))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Primary,
+    Replica,
+}
+
+/// Where commands and queries go; commands need the primary's strong
+/// consistency, queries are the replica's job unless told otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Routing {
+    pub commands: Route,
+    pub queries: Route,
+}
+
+impl Default for Routing {
+    fn default() -> Self {
+        Routing {
+            commands: Route::Primary,
+            queries: Route::Replica,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandOutcome {
+    Appended(u32),
+    NoOp,
+    /// The domain refused; its `…Failed` event was appended.
+    Rejected(Rejection),
+    /// Still conflicting after every try.
+    Conflict,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandResult {
+    pub outcome: CommandOutcome,
+    pub retries: u32,
+}
+
+enum Attempt {
+    Done(CommandOutcome),
+    Conflict,
+}
+
+/// One command: its boundary, its rule, and the events it would append.
+struct Command {
+    filter: Filter,
+    decide: Box<dyn Fn(&[LibraryEvent]) -> Verdict + Send + Sync>,
+    success: NewEvent,
+    failed_type: &'static str,
+    failed_fields: serde_json::Value,
+}
+
+pub struct Library {
+    primary: EventStore,
+    replica: EventStore,
+    pub routing: Routing,
+    pub retry: RetryPolicy,
+    pub mode: AppendMode,
+    rng: StdRng,
+}
+
+fn item(types: &[&str], preds: &[(&str, &str)]) -> Filter {
+    Filter::of(vec![FilterItem::new(types, preds, Match::AnyOf)])
+}
+
+use events::{ADDED, CANCELED, LENT, REGISTERED, REMOVED, RETURNED};
+
+impl Library {
+    pub fn new(primary: EventStore, replica: EventStore, seed: u64) -> Library {
+        Library {
+            primary,
+            replica,
+            routing: Routing::default(),
+            retry: RetryPolicy::default(),
+            mode: AppendMode::default(),
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
+    pub fn store(&mut self, route: Route) -> &mut EventStore {
+        match route {
+            Route::Primary => &mut self.primary,
+            Route::Replica => &mut self.replica,
+        }
+    }
+
+    pub async fn add_book_copy(&mut self, book: &str) -> Result<CommandResult, WorkloadError> {
+        let b = book.to_string();
+        self.run(Command {
+            filter: item(&[ADDED, REMOVED], &[("BookID", book)]),
+            decide: Box::new(move |e| rules::add_book_copy(e, &b)),
+            success: NewEvent::new(ADDED, events::added_payload(book)),
+            failed_type: "AddingBookCopyFailed",
+            failed_fields: json!({"BookID": book}),
+        })
+        .await
+    }
+
+    pub async fn remove_book_copy(&mut self, book: &str) -> Result<CommandResult, WorkloadError> {
+        let b = book.to_string();
+        self.run(Command {
+            filter: item(&[ADDED, REMOVED, LENT, RETURNED], &[("BookID", book)]),
+            decide: Box::new(move |e| rules::remove_book_copy(e, &b)),
+            success: NewEvent::new(REMOVED, json!({"BookID": book})),
+            failed_type: events::REMOVING_FAILED,
+            failed_fields: json!({"BookID": book}),
+        })
+        .await
+    }
+
+    pub async fn lend(&mut self, book: &str, reader: &str) -> Result<CommandResult, WorkloadError> {
+        let (b, r) = (book.to_string(), reader.to_string());
+        let ids = json!({"BookID": book, "ReaderID": reader});
+        self.run(Command {
+            filter: item(
+                &[ADDED, REMOVED, LENT, RETURNED, REGISTERED, CANCELED],
+                &[("BookID", book), ("ReaderID", reader)],
+            ),
+            decide: Box::new(move |e| rules::lend(e, &b, &r)),
+            success: NewEvent::new(LENT, ids.clone()),
+            failed_type: events::LENDING_FAILED,
+            failed_fields: ids,
+        })
+        .await
+    }
+
+    pub async fn return_copy(&mut self, book: &str, reader: &str) -> Result<CommandResult, WorkloadError> {
+        let (b, r) = (book.to_string(), reader.to_string());
+        let ids = json!({"BookID": book, "ReaderID": reader});
+        self.run(Command {
+            filter: item(
+                &[ADDED, LENT, RETURNED, REGISTERED],
+                &[("BookID", book), ("ReaderID", reader)],
+            ),
+            decide: Box::new(move |e| rules::return_copy(e, &b, &r)),
+            success: NewEvent::new(RETURNED, ids.clone()),
+            failed_type: events::RETURNING_FAILED,
+            failed_fields: ids,
+        })
+        .await
+    }
+
+    pub async fn register_reader(&mut self, reader: &str, name: &str) -> Result<CommandResult, WorkloadError> {
+        let r = reader.to_string();
+        self.run(Command {
+            filter: item(&[REGISTERED, CANCELED], &[("ReaderID", reader)]),
+            decide: Box::new(move |e| rules::register_reader(e, &r)),
+            success: NewEvent::new(REGISTERED, json!({"ReaderID": reader, "Name": name})),
+            failed_type: "RegisteringReaderFailed",
+            failed_fields: json!({"ReaderID": reader}),
+        })
+        .await
+    }
+
+    pub async fn cancel_reader_contract(&mut self, reader: &str) -> Result<CommandResult, WorkloadError> {
+        let r = reader.to_string();
+        self.run(Command {
+            filter: item(&[REGISTERED, CANCELED, LENT, RETURNED], &[("ReaderID", reader)]),
+            decide: Box::new(move |e| rules::cancel_reader_contract(e, &r)),
+            success: NewEvent::new(CANCELED, json!({"ReaderID": reader})),
+            failed_type: events::CANCELING_FAILED,
+            failed_fields: json!({"ReaderID": reader}),
+        })
+        .await
+    }
+
+    async fn run(&mut self, cmd: Command) -> Result<CommandResult, WorkloadError> {
+        let tries = self.retry.max_tries.max(1);
+        for attempt in 0..tries {
+            if attempt > 0 {
+                let wait = self.retry.backoff(attempt, &mut self.rng);
+                tokio::time::sleep(wait).await;
+            }
+            if let Attempt::Done(outcome) = self.attempt(&cmd).await? {
+                return Ok(CommandResult {
+                    outcome,
+                    retries: attempt,
+                });
+            }
+        }
+        Ok(CommandResult {
+            outcome: CommandOutcome::Conflict,
+            retries: tries - 1,
+        })
+    }
+
+    async fn attempt(&mut self, cmd: &Command) -> Result<Attempt, WorkloadError> {
+        let mode = self.mode;
+        let store = self.store(self.routing.commands);
+        let begin = match mode {
+            AppendMode::AsOriginal => return read_decide_append(store, cmd).await,
+            AppendMode::Serializable => "BEGIN ISOLATION LEVEL SERIALIZABLE",
+            AppendMode::AdvisoryLock => "BEGIN",
+        };
+        store.control(begin).await?;
+        let result = async {
+            if mode == AppendMode::AdvisoryLock {
+                store.lock(&lock_keys(&cmd.filter)).await?;
+            }
+            let attempt = read_decide_append(store, cmd).await?;
+            store.control("COMMIT").await?;
+            Ok(attempt)
+        }
+        .await;
+        match result {
+            Ok(a) => Ok(a),
+            Err(e) => {
+                // The transaction is dead either way; a failed ROLLBACK
+                // means a lost connection, which `e` already reports.
+                let _ = store.control("ROLLBACK").await;
+                if e.is_serialization_failure() {
+                    Ok(Attempt::Conflict)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// The boundary's events and max sequence number on the query route.
+    async fn read(&mut self, filter: &Filter) -> Result<(Vec<StoredEvent>, i64), WorkloadError> {
+        let route = self.routing.queries;
+        self.store(route).query(filter).await
+    }
+
+    /// Copies in circulation (optionally only from events after
+    /// `since_sequence`: a bounded read that sees recent changes only).
+    pub async fn books_in_circulation(&mut self, since_sequence: Option<i64>) -> Result<(Vec<String>, i64), WorkloadError> {
+        let f = item(&[ADDED, REMOVED, LENT, RETURNED], &[]).after(since_sequence);
+        let (evs, max) = self.read(&f).await?;
+        let mut books = BTreeSet::new();
+        for e in evs.iter().map(LibraryEvent::of) {
+            match e {
+                LibraryEvent::Added { book } => {
+                    books.insert(book);
+                }
+                LibraryEvent::Removed { book } => {
+                    books.remove(&book);
+                }
+                _ => {}
+            }
+        }
+        Ok((books.into_iter().collect(), max))
+    }
+
+    pub async fn books_lent_by_reader(&mut self, reader: &str) -> Result<(Vec<String>, i64), WorkloadError> {
+        let f = item(&[LENT, RETURNED], &[("ReaderID", reader)]);
+        let (evs, max) = self.read(&f).await?;
+        let lent = lent_out(&evs);
+        Ok((lent.into_keys().collect(), max))
+    }
+
+    /// Copies currently lent, with their reader.
+    pub async fn books_lent_out(&mut self, since_sequence: Option<i64>) -> Result<(Vec<(String, String)>, i64), WorkloadError> {
+        let f = item(&[LENT, RETURNED], &[]).after(since_sequence);
+        let (evs, max) = self.read(&f).await?;
+        Ok((lent_out(&evs).into_iter().collect(), max))
+    }
+
+    pub async fn registered_readers(&mut self, since_sequence: Option<i64>) -> Result<(Vec<String>, i64), WorkloadError> {
+        let f = item(&[REGISTERED, CANCELED], &[]).after(since_sequence);
+        let (evs, max) = self.read(&f).await?;
+        let mut readers = BTreeSet::new();
+        for e in evs.iter().map(LibraryEvent::of) {
+            match e {
+                LibraryEvent::Registered { reader } => {
+                    readers.insert(reader);
+                }
+                LibraryEvent::Canceled { reader } => {
+                    readers.remove(&reader);
+                }
+                _ => {}
+            }
+        }
+        Ok((readers.into_iter().collect(), max))
+    }
+}
+
+fn lent_out(evs: &[StoredEvent]) -> BTreeMap<String, String> {
+    let mut lent = BTreeMap::new();
+    for e in evs.iter().map(LibraryEvent::of) {
+        match e {
+            LibraryEvent::Lent { book, reader } => {
+                lent.insert(book, reader);
+            }
+            LibraryEvent::Returned { book, .. } => {
+                lent.remove(&book);
+            }
+            _ => {}
+        }
+    }
+    lent
+}
+
+/// Advisory lock keys of a boundary: stable hashes of its predicate values,
+/// sorted so every command takes its locks in the same global order.
+pub(crate) fn lock_keys(filter: &Filter) -> Vec<i64> {
+    let mut keys: Vec<i64> = filter
+        .lock_keys()
+        .iter()
+        .map(|k| fnv1a(k.as_bytes()) as i64)
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+async fn read_decide_append(store: &mut EventStore, cmd: &Command) -> Result<Attempt, WorkloadError> {
+    let (evs, max) = store.query(&cmd.filter).await?;
+    let domain: Vec<LibraryEvent> = evs.iter().map(LibraryEvent::of).collect();
+    let (event, outcome) = match (cmd.decide)(&domain) {
+        Verdict::NoOp => return Ok(Attempt::Done(CommandOutcome::NoOp)),
+        Verdict::Append => (cmd.success.clone(), CommandOutcome::Appended(1)),
+        Verdict::Reject(why) => {
+            let mut fields = cmd.failed_fields.clone();
+            fields["FailureInfo"] = json!(why.reason());
+            (
+                NewEvent::new(cmd.failed_type, fields),
+                CommandOutcome::Rejected(why),
+            )
+        }
+    };
+    // The failure is recorded under the same guard: a decision taken on a
+    // stale boundary is re-taken, whichever way it went.
+    let n = store.append(&cmd.filter, max, std::slice::from_ref(&event)).await?;
+    Ok(if n == 1 {
+        Attempt::Done(outcome)
+    } else {
+        Attempt::Conflict
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_within_jitter() {
+        let p = RetryPolicy::default();
+        let mut rng = StdRng::seed_from_u64(1);
+        for (retry, base_ms) in [(1u32, 10.0), (2, 20.0), (3, 40.0), (5, 160.0)] {
+            for _ in 0..50 {
+                let ms = p.backoff(retry, &mut rng).as_secs_f64() * 1000.0;
+                assert!(ms >= base_ms * 0.7 - 1e-9 && ms <= base_ms * 1.3 + 1e-9, "{retry}: {ms}");
+            }
+        }
+        let exact = RetryPolicy { jitter: 0.0, ..p };
+        assert_eq!(exact.backoff(3, &mut rng), Duration::from_millis(40));
+    }
+
+    #[test]
+    fn append_modes_parse() {
+        for (s, m) in [
+            ("as-original", AppendMode::AsOriginal),
+            ("serializable", AppendMode::Serializable),
+            ("advisory-lock", AppendMode::AdvisoryLock),
+        ] {
+            assert_eq!(s.parse::<AppendMode>().unwrap(), m);
+        }
+        assert!("locked".parse::<AppendMode>().is_err());
+    }
+
+    #[test]
+    fn lock_keys_do_not_depend_on_predicate_order() {
+        let a = item(&[LENT], &[("BookID", "b"), ("ReaderID", "r")]);
+        let b = item(&[LENT], &[("ReaderID", "r"), ("BookID", "b")]);
+        assert_eq!(lock_keys(&a), lock_keys(&b));
+        assert_eq!(lock_keys(&a).len(), 2);
+    }
+}

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The main job, end to end on this machine: install what is missing, bring
-# up a primary + streaming replica with PostgreSQL's defaults, show the plan
-# estune recommends and what it would change, apply it, show the pair, and
-# remove it again. Grows with the workload, checks and comparison.
+# up a primary + streaming replica with PostgreSQL's defaults, seed the event
+# store, measure the workload (before), apply estune's recommendation, measure
+# again (after), show the pair, and remove it. The two results are kept in
+# $ESTUNE_OUT (default ./main-job-results) for comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ESTUNE_STATE_DIR=${ESTUNE_STATE_DIR:-/tmp/estune-main-job}
 cluster=${ESTUNE_CLUSTER:-main-job}
 memory=${ESTUNE_MEMORY:-4GiB}
+rate=${ESTUNE_RATE:-50}
+duration=${ESTUNE_DURATION:-20s}
+out=${ESTUNE_OUT:-$PWD/main-job-results}
+mkdir -p "$out"
 mkdir -p "$ESTUNE_STATE_DIR" && chmod 755 "$ESTUNE_STATE_DIR"
 
 bash scripts/install-deps.sh
@@ -20,9 +25,15 @@ step "The recommended settings for both roles, each with its reason" \
   $estune render --profile eventstore --memory "$memory" --cpus 2 --pg-version 15 --explain
 step "A primary + streaming replica with PostgreSQL's defaults" \
   $estune cluster up --cluster "$cluster" --profile stock --pg-version 15 --memory "$memory"
+step "A consistent history: 100,000 events of 60,000 books and 14,000 readers" \
+  $estune seed --cluster "$cluster" --events 100000 --books 60000 --readers 14000
+step "Before: the library-scale mix at $rate ops/s, open loop" \
+  $estune bench --cluster "$cluster" --mix library-scale --rate "$rate" --duration "$duration" --warmup 5s --workers 16 --label before --out "$out/before.json"
 step "What applying the recommendation would change" \
   $estune apply --cluster "$cluster" --profile eventstore --memory "$memory" --dry-run
 step "Apply it: reload or restart as needed, verify, keep a backup" \
   $estune apply --cluster "$cluster" --profile eventstore --memory "$memory"
+step "After: the same run on the tuned pair" \
+  $estune bench --cluster "$cluster" --mix library-scale --rate "$rate" --duration "$duration" --warmup 5s --workers 16 --label after --out "$out/after.json"
 step "The pair afterwards" \
   $estune cluster status --cluster "$cluster"

@@ -16,3 +16,4 @@ pub mod render;
 pub mod report;
 pub mod tune;
 pub mod value;
+pub mod workload;

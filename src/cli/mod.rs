@@ -2,6 +2,7 @@
 //! modules; this turns arguments into calls and errors into exit codes.
 
 mod apply;
+mod bench;
 mod cluster;
 mod connect;
 mod plan_args;
@@ -49,6 +50,14 @@ pub enum Command {
     /// Apply a profile to a running pair: diff, back up, write, reload or
     /// restart as needed, verify, roll back on failure
     Apply(apply::ApplyArgs),
+    /// Write a consistent event-store history with COPY (readers, books,
+    /// lend/return pairs that obey the library's rules)
+    Seed(bench::SeedArgs),
+    /// Run the event-store workload at a fixed rate (open loop) and measure
+    /// latency from each operation's intended start
+    Bench(bench::BenchArgs),
+    /// Run bench at several rates and report the highest sustainable one
+    Sweep(bench::SweepArgs),
 }
 
 /// An error the user caused by what they typed or wrote: exit code 2.
@@ -98,6 +107,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Render(args) => render::run(args),
         Command::Cluster(cmd) => cluster::run(cmd),
         Command::Apply(args) => apply::run(args),
+        Command::Seed(args) => bench::seed(args),
+        Command::Bench(args) => bench::bench(args),
+        Command::Sweep(args) => bench::sweep(args),
     }
 }
 

@@ -87,12 +87,26 @@ impl NewEvent {
 /// What the decision rules and the replay need of an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LibraryEvent {
-    Added { book: String },
-    Removed { book: String },
-    Lent { book: String, reader: String },
-    Returned { book: String, reader: String },
-    Registered { reader: String },
-    Canceled { reader: String },
+    Added {
+        book: String,
+    },
+    Removed {
+        book: String,
+    },
+    Lent {
+        book: String,
+        reader: String,
+    },
+    Returned {
+        book: String,
+        reader: String,
+    },
+    Registered {
+        reader: String,
+    },
+    Canceled {
+        reader: String,
+    },
     /// `…Failed` and foreign events: no effect on state.
     Other,
 }
@@ -174,20 +188,42 @@ mod tests {
     #[test]
     fn parsing_knows_each_type() {
         let cases = [
-            (ADDED, json!({"BookID": "b"}), LibraryEvent::Added { book: "b".into() }),
-            (REMOVED, json!({"BookID": "b"}), LibraryEvent::Removed { book: "b".into() }),
+            (
+                ADDED,
+                json!({"BookID": "b"}),
+                LibraryEvent::Added { book: "b".into() },
+            ),
+            (
+                REMOVED,
+                json!({"BookID": "b"}),
+                LibraryEvent::Removed { book: "b".into() },
+            ),
             (
                 LENT,
                 json!({"BookID": "b", "ReaderID": "r"}),
-                LibraryEvent::Lent { book: "b".into(), reader: "r".into() },
+                LibraryEvent::Lent {
+                    book: "b".into(),
+                    reader: "r".into(),
+                },
             ),
             (
                 RETURNED,
                 json!({"BookID": "b", "ReaderID": "r"}),
-                LibraryEvent::Returned { book: "b".into(), reader: "r".into() },
+                LibraryEvent::Returned {
+                    book: "b".into(),
+                    reader: "r".into(),
+                },
             ),
-            (REGISTERED, json!({"ReaderID": "r"}), LibraryEvent::Registered { reader: "r".into() }),
-            (CANCELED, json!({"ReaderID": "r"}), LibraryEvent::Canceled { reader: "r".into() }),
+            (
+                REGISTERED,
+                json!({"ReaderID": "r"}),
+                LibraryEvent::Registered { reader: "r".into() },
+            ),
+            (
+                CANCELED,
+                json!({"ReaderID": "r"}),
+                LibraryEvent::Canceled { reader: "r".into() },
+            ),
             (LENDING_FAILED, json!({"BookID": "b"}), LibraryEvent::Other),
             (LENT, json!({"BookID": "b"}), LibraryEvent::Other),
         ];

@@ -58,7 +58,9 @@ impl Op {
     }
 
     pub fn from_name(name: &str) -> Option<Op> {
-        Op::ALL.into_iter().find(|o| o.name().eq_ignore_ascii_case(name))
+        Op::ALL
+            .into_iter()
+            .find(|o| o.name().eq_ignore_ascii_case(name))
     }
 }
 
@@ -131,16 +133,29 @@ pub struct LibraryFactory {
     pub connect_timeout: Duration,
     /// Worker `i` draws IDs from `seed + i`: a run can be repeated.
     pub seed: u64,
+    /// Type-only queries (BooksInCirculation, BooksLentOut,
+    /// RegisteredReaders) read every event of their types, which grows with
+    /// the store; with a window they read only the last `window` sequence
+    /// numbers (changes, not the full projection), as WORKLOAD.md suggests.
+    pub type_query_window: Option<i64>,
     entries: Vec<MixEntry>,
 }
 
 impl LibraryFactory {
-    pub fn new(primary_url: &str, replica_url: &str, mix: Mix) -> Result<LibraryFactory, WorkloadError> {
+    pub fn new(
+        primary_url: &str,
+        replica_url: &str,
+        mix: Mix,
+    ) -> Result<LibraryFactory, WorkloadError> {
         if mix.books == 0 || mix.readers == 0 {
-            return Err(WorkloadError::Invalid("a mix needs at least one book and one reader".into()));
+            return Err(WorkloadError::Invalid(
+                "a mix needs at least one book and one reader".into(),
+            ));
         }
         if mix.ops.is_empty() || mix.ops.iter().any(|(_, w)| !w.is_finite() || *w < 0.0) {
-            return Err(WorkloadError::Invalid("mix weights must be finite and not negative".into()));
+            return Err(WorkloadError::Invalid(
+                "mix weights must be finite and not negative".into(),
+            ));
         }
         Ok(LibraryFactory {
             primary_url: primary_url.into(),
@@ -152,6 +167,7 @@ impl LibraryFactory {
             mode: AppendMode::default(),
             connect_timeout: Duration::from_secs(5),
             seed: 0x5eed,
+            type_query_window: None,
         })
     }
 
@@ -174,6 +190,9 @@ impl LibraryFactory {
             books: self.mix.books,
             readers: self.mix.readers,
             rng: StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15),
+            window: self.type_query_window,
+            last_seen: 0,
+            windowed: 0,
         })
     }
 }
@@ -197,6 +216,10 @@ pub struct LibraryWorker {
     books: u64,
     readers: u64,
     rng: StdRng,
+    window: Option<i64>,
+    /// The highest sequence number this worker has seen a query return.
+    last_seen: i64,
+    windowed: u64,
 }
 
 impl LibraryWorker {
@@ -209,36 +232,64 @@ impl LibraryWorker {
         (n, reader_id(n))
     }
 
+    /// The lower bound of a type-only query under the window; the first
+    /// one asks the store where it ends.
+    async fn since(&mut self) -> Result<Option<i64>, WorkloadError> {
+        let Some(window) = self.window else {
+            return Ok(None);
+        };
+        // The store grows under other workers' commands; looking up its
+        // end now and then keeps the window near the head.
+        if self.last_seen == 0 || self.windowed % 100 == 0 {
+            let end = self.library.last_sequence().await?;
+            self.saw(end);
+        }
+        self.windowed += 1;
+        Ok(Some(self.last_seen.saturating_sub(window).max(0)))
+    }
+
+    fn saw(&mut self, max: i64) {
+        self.last_seen = self.last_seen.max(max);
+    }
+
     pub async fn run_op(&mut self, op: Op) -> Result<Outcome, WorkloadError> {
-        let command = command_outcome;
-        let query = Outcome::Ok { events: 0, retries: 0 };
+        let query = Outcome::Ok {
+            events: 0,
+            retries: 0,
+        };
         Ok(match op {
             Op::AddBookCopy => {
                 let b = self.book();
-                command(self.library.add_book_copy(&b).await?)
+                command_outcome(self.library.add_book_copy(&b).await?)
             }
             Op::RemoveBookCopy => {
                 let b = self.book();
-                command(self.library.remove_book_copy(&b).await?)
+                command_outcome(self.library.remove_book_copy(&b).await?)
             }
             Op::LendBookCopyToReader => {
                 let (b, (_, r)) = (self.book(), self.reader());
-                command(self.library.lend(&b, &r).await?)
+                command_outcome(self.library.lend(&b, &r).await?)
             }
             Op::ReturnBookCopyFromReader => {
                 let (b, (_, r)) = (self.book(), self.reader());
-                command(self.library.return_copy(&b, &r).await?)
+                command_outcome(self.library.return_copy(&b, &r).await?)
             }
             Op::RegisterReader => {
                 let (n, r) = self.reader();
-                command(self.library.register_reader(&r, &format!("Reader {n}")).await?)
+                command_outcome(
+                    self.library
+                        .register_reader(&r, &format!("Reader {n}"))
+                        .await?,
+                )
             }
             Op::CancelReaderContract => {
                 let (_, r) = self.reader();
-                command(self.library.cancel_reader_contract(&r).await?)
+                command_outcome(self.library.cancel_reader_contract(&r).await?)
             }
             Op::BooksInCirculation => {
-                self.library.books_in_circulation(None).await?;
+                let since = self.since().await?;
+                let (_, max) = self.library.books_in_circulation(since).await?;
+                self.saw(max);
                 query
             }
             Op::BooksLentByReader => {
@@ -247,11 +298,15 @@ impl LibraryWorker {
                 query
             }
             Op::BooksLentOut => {
-                self.library.books_lent_out(None).await?;
+                let since = self.since().await?;
+                let (_, max) = self.library.books_lent_out(since).await?;
+                self.saw(max);
                 query
             }
             Op::RegisteredReaders => {
-                self.library.registered_readers(None).await?;
+                let since = self.since().await?;
+                let (_, max) = self.library.registered_readers(since).await?;
+                self.saw(max);
                 query
             }
         })
@@ -316,7 +371,12 @@ mod tests {
     fn named_mixes() {
         let cases = [
             ("worker-pool-2025", 1_000, 100, vec![10.0, 10.0, 40.0, 40.0]),
-            ("library-scale", 60_000, 14_000, vec![42.0, 42.0, 10.0, 3.0, 3.0]),
+            (
+                "library-scale",
+                60_000,
+                14_000,
+                vec![42.0, 42.0, 10.0, 3.0, 3.0],
+            ),
         ];
         for (name, books, readers, weights) in cases {
             let m = Mix::named(name).unwrap();
@@ -332,10 +392,17 @@ mod tests {
     fn worker_pool_mix_is_circulation_20_lending_80() {
         let m = Mix::named("worker-pool-2025").unwrap();
         let share = |ops: &[Op]| -> f64 {
-            m.ops.iter().filter(|(o, _)| ops.contains(o)).map(|(_, w)| w).sum()
+            m.ops
+                .iter()
+                .filter(|(o, _)| ops.contains(o))
+                .map(|(_, w)| w)
+                .sum()
         };
         assert_eq!(share(&[Op::AddBookCopy, Op::RemoveBookCopy]), 20.0);
-        assert_eq!(share(&[Op::LendBookCopyToReader, Op::ReturnBookCopyFromReader]), 80.0);
+        assert_eq!(
+            share(&[Op::LendBookCopyToReader, Op::ReturnBookCopyFromReader]),
+            80.0
+        );
     }
 
     #[test]
@@ -350,13 +417,31 @@ mod tests {
         use super::super::rules::Rejection;
         let r = |outcome, retries| CommandResult { outcome, retries };
         let cases = [
-            (r(CommandOutcome::Appended(1), 2), Outcome::Ok { events: 1, retries: 2 }),
-            (r(CommandOutcome::NoOp, 0), Outcome::Ok { events: 0, retries: 0 }),
+            (
+                r(CommandOutcome::Appended(1), 2),
+                Outcome::Ok {
+                    events: 1,
+                    retries: 2,
+                },
+            ),
+            (
+                r(CommandOutcome::NoOp, 0),
+                Outcome::Ok {
+                    events: 0,
+                    retries: 0,
+                },
+            ),
             (
                 r(CommandOutcome::Rejected(Rejection::ReaderAtLimit), 1),
-                Outcome::Rejected { reason: Rejection::ReaderAtLimit.reason().into(), retries: 1 },
+                Outcome::Rejected {
+                    reason: Rejection::ReaderAtLimit.reason().into(),
+                    retries: 1,
+                },
             ),
-            (r(CommandOutcome::Conflict, 5), Outcome::Conflict { retries: 5 }),
+            (
+                r(CommandOutcome::Conflict, 5),
+                Outcome::Conflict { retries: 5 },
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(command_outcome(input), want);

@@ -112,6 +112,18 @@ impl Filter {
         (sql, b.params)
     }
 
+    /// A stable key for this exact filter (shape and values): what
+    /// snapshots are stored under as `filter_hash`.
+    pub fn fingerprint(&self) -> String {
+        let (sql, params) = self.to_sql(1);
+        let mut text = sql;
+        for p in params {
+            text.push('\u{1f}');
+            text.push_str(&format!("{p:?}"));
+        }
+        format!("{:016x}", super::events::fnv1a(text.as_bytes()))
+    }
+
     /// The distinct predicate values, sorted: what the advisory-lock append
     /// mode locks, in this fixed order so two commands cannot deadlock.
     pub fn lock_keys(&self) -> Vec<String> {
@@ -281,7 +293,13 @@ mod tests {
             after_sequence: Some(987_654_321),
         };
         let (sql, params) = filter.to_sql(1);
-        for value in [hostile, "BookCopyLentToReader", "reader-uuid-42", "987654321", "BookID"] {
+        for value in [
+            hostile,
+            "BookCopyLentToReader",
+            "reader-uuid-42",
+            "987654321",
+            "BookID",
+        ] {
             assert!(!sql.contains(value), "{value} leaked into {sql}");
         }
         assert_eq!(params.len(), 4);
@@ -289,9 +307,31 @@ mod tests {
 
     #[test]
     fn the_same_shape_gives_the_same_text() {
-        let a = Filter::of(vec![FilterItem::new(&["A"], &[("BookID", "1")], Match::AnyOf)]);
-        let b = Filter::of(vec![FilterItem::new(&["B", "C"], &[("X", "2")], Match::AnyOf)]);
+        let a = Filter::of(vec![FilterItem::new(
+            &["A"],
+            &[("BookID", "1")],
+            Match::AnyOf,
+        )]);
+        let b = Filter::of(vec![FilterItem::new(
+            &["B", "C"],
+            &[("X", "2")],
+            Match::AnyOf,
+        )]);
         assert_eq!(a.to_sql(1).0, b.to_sql(1).0);
+    }
+
+    #[test]
+    fn fingerprints_tell_values_apart() {
+        let f = |v: &str| {
+            Filter::of(vec![FilterItem::new(
+                &["A"],
+                &[("BookID", v)],
+                Match::AnyOf,
+            )])
+        };
+        assert_eq!(f("1").fingerprint(), f("1").fingerprint());
+        assert_ne!(f("1").fingerprint(), f("2").fingerprint());
+        assert_ne!(f("1").fingerprint(), f("1").after(Some(3)).fingerprint());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! show what each protection costs and what it buys.
 
 use super::events::{self, fnv1a, LibraryEvent, NewEvent, StoredEvent};
+use super::events::{ADDED, CANCELED, LENT, REGISTERED, REMOVED, RETURNED};
 use super::filter::{Filter, FilterItem, Match};
 use super::rules::{self, Rejection, Verdict};
 use super::store::EventStore;
@@ -122,10 +123,13 @@ enum Attempt {
     Conflict,
 }
 
+/// A command's rule, bound to its IDs.
+type Rule = Box<dyn Fn(&[LibraryEvent]) -> Verdict + Send + Sync>;
+
 /// One command: its boundary, its rule, and the events it would append.
 struct Command {
     filter: Filter,
-    decide: Box<dyn Fn(&[LibraryEvent]) -> Verdict + Send + Sync>,
+    decide: Rule,
     success: NewEvent,
     failed_type: &'static str,
     failed_fields: serde_json::Value,
@@ -138,13 +142,16 @@ pub struct Library {
     pub retry: RetryPolicy,
     pub mode: AppendMode,
     rng: StdRng,
+    /// A transaction was begun and not yet ended: true after the engine's
+    /// timeout dropped a command mid-transaction. The next command rolls
+    /// it back first, or it would run inside it (holding its locks).
+    open_transaction: bool,
 }
 
+/// A one-item boundary: these types, any of these predicates.
 fn item(types: &[&str], preds: &[(&str, &str)]) -> Filter {
     Filter::of(vec![FilterItem::new(types, preds, Match::AnyOf)])
 }
-
-use events::{ADDED, CANCELED, LENT, REGISTERED, REMOVED, RETURNED};
 
 impl Library {
     pub fn new(primary: EventStore, replica: EventStore, seed: u64) -> Library {
@@ -155,6 +162,7 @@ impl Library {
             retry: RetryPolicy::default(),
             mode: AppendMode::default(),
             rng: StdRng::seed_from_u64(seed),
+            open_transaction: false,
         }
     }
 
@@ -205,7 +213,11 @@ impl Library {
         .await
     }
 
-    pub async fn return_copy(&mut self, book: &str, reader: &str) -> Result<CommandResult, WorkloadError> {
+    pub async fn return_copy(
+        &mut self,
+        book: &str,
+        reader: &str,
+    ) -> Result<CommandResult, WorkloadError> {
         let (b, r) = (book.to_string(), reader.to_string());
         let ids = json!({"BookID": book, "ReaderID": reader});
         self.run(Command {
@@ -221,7 +233,11 @@ impl Library {
         .await
     }
 
-    pub async fn register_reader(&mut self, reader: &str, name: &str) -> Result<CommandResult, WorkloadError> {
+    pub async fn register_reader(
+        &mut self,
+        reader: &str,
+        name: &str,
+    ) -> Result<CommandResult, WorkloadError> {
         let r = reader.to_string();
         self.run(Command {
             filter: item(&[REGISTERED, CANCELED], &[("ReaderID", reader)]),
@@ -233,10 +249,16 @@ impl Library {
         .await
     }
 
-    pub async fn cancel_reader_contract(&mut self, reader: &str) -> Result<CommandResult, WorkloadError> {
+    pub async fn cancel_reader_contract(
+        &mut self,
+        reader: &str,
+    ) -> Result<CommandResult, WorkloadError> {
         let r = reader.to_string();
         self.run(Command {
-            filter: item(&[REGISTERED, CANCELED, LENT, RETURNED], &[("ReaderID", reader)]),
+            filter: item(
+                &[REGISTERED, CANCELED, LENT, RETURNED],
+                &[("ReaderID", reader)],
+            ),
             decide: Box::new(move |e| rules::cancel_reader_contract(e, &r)),
             success: NewEvent::new(CANCELED, json!({"ReaderID": reader})),
             failed_type: events::CANCELING_FAILED,
@@ -267,14 +289,20 @@ impl Library {
 
     async fn attempt(&mut self, cmd: &Command) -> Result<Attempt, WorkloadError> {
         let mode = self.mode;
+        let abandoned = std::mem::take(&mut self.open_transaction);
         let store = self.store(self.routing.commands);
+        if abandoned {
+            store.control("ROLLBACK").await?;
+        }
         let begin = match mode {
             AppendMode::AsOriginal => return read_decide_append(store, cmd).await,
             AppendMode::Serializable => "BEGIN ISOLATION LEVEL SERIALIZABLE",
             AppendMode::AdvisoryLock => "BEGIN",
         };
+        self.open_transaction = true;
+        let store = self.store(self.routing.commands);
         store.control(begin).await?;
-        let result = async {
+        let result: Result<Attempt, WorkloadError> = async {
             if mode == AppendMode::AdvisoryLock {
                 store.lock(&lock_keys(&cmd.filter)).await?;
             }
@@ -283,7 +311,7 @@ impl Library {
             Ok(attempt)
         }
         .await;
-        match result {
+        let outcome = match result {
             Ok(a) => Ok(a),
             Err(e) => {
                 // The transaction is dead either way; a failed ROLLBACK
@@ -295,7 +323,9 @@ impl Library {
                     Err(e)
                 }
             }
-        }
+        };
+        self.open_transaction = false;
+        outcome
     }
 
     /// The boundary's events and max sequence number on the query route.
@@ -304,9 +334,23 @@ impl Library {
         self.store(route).query(filter).await
     }
 
+    /// The store's last sequence number as the query route sees it.
+    pub async fn last_sequence(&mut self) -> Result<i64, WorkloadError> {
+        let route = self.routing.queries;
+        self.store(route)
+            .client()
+            .query_one("SELECT COALESCE(MAX(sequence_number), 0) FROM events", &[])
+            .await
+            .map(|r| r.get(0))
+            .map_err(super::store::db("reading the last sequence number"))
+    }
+
     /// Copies in circulation (optionally only from events after
     /// `since_sequence`: a bounded read that sees recent changes only).
-    pub async fn books_in_circulation(&mut self, since_sequence: Option<i64>) -> Result<(Vec<String>, i64), WorkloadError> {
+    pub async fn books_in_circulation(
+        &mut self,
+        since_sequence: Option<i64>,
+    ) -> Result<(Vec<String>, i64), WorkloadError> {
         let f = item(&[ADDED, REMOVED, LENT, RETURNED], &[]).after(since_sequence);
         let (evs, max) = self.read(&f).await?;
         let mut books = BTreeSet::new();
@@ -324,7 +368,10 @@ impl Library {
         Ok((books.into_iter().collect(), max))
     }
 
-    pub async fn books_lent_by_reader(&mut self, reader: &str) -> Result<(Vec<String>, i64), WorkloadError> {
+    pub async fn books_lent_by_reader(
+        &mut self,
+        reader: &str,
+    ) -> Result<(Vec<String>, i64), WorkloadError> {
         let f = item(&[LENT, RETURNED], &[("ReaderID", reader)]);
         let (evs, max) = self.read(&f).await?;
         let lent = lent_out(&evs);
@@ -332,13 +379,19 @@ impl Library {
     }
 
     /// Copies currently lent, with their reader.
-    pub async fn books_lent_out(&mut self, since_sequence: Option<i64>) -> Result<(Vec<(String, String)>, i64), WorkloadError> {
+    pub async fn books_lent_out(
+        &mut self,
+        since_sequence: Option<i64>,
+    ) -> Result<(Vec<(String, String)>, i64), WorkloadError> {
         let f = item(&[LENT, RETURNED], &[]).after(since_sequence);
         let (evs, max) = self.read(&f).await?;
         Ok((lent_out(&evs).into_iter().collect(), max))
     }
 
-    pub async fn registered_readers(&mut self, since_sequence: Option<i64>) -> Result<(Vec<String>, i64), WorkloadError> {
+    pub async fn registered_readers(
+        &mut self,
+        since_sequence: Option<i64>,
+    ) -> Result<(Vec<String>, i64), WorkloadError> {
         let f = item(&[REGISTERED, CANCELED], &[]).after(since_sequence);
         let (evs, max) = self.read(&f).await?;
         let mut readers = BTreeSet::new();
@@ -386,7 +439,10 @@ pub(crate) fn lock_keys(filter: &Filter) -> Vec<i64> {
     keys
 }
 
-async fn read_decide_append(store: &mut EventStore, cmd: &Command) -> Result<Attempt, WorkloadError> {
+async fn read_decide_append(
+    store: &mut EventStore,
+    cmd: &Command,
+) -> Result<Attempt, WorkloadError> {
     let (evs, max) = store.query(&cmd.filter).await?;
     let domain: Vec<LibraryEvent> = evs.iter().map(LibraryEvent::of).collect();
     let (event, outcome) = match (cmd.decide)(&domain) {
@@ -403,7 +459,9 @@ async fn read_decide_append(store: &mut EventStore, cmd: &Command) -> Result<Att
     };
     // The failure is recorded under the same guard: a decision taken on a
     // stale boundary is re-taken, whichever way it went.
-    let n = store.append(&cmd.filter, max, std::slice::from_ref(&event)).await?;
+    let n = store
+        .append(&cmd.filter, max, std::slice::from_ref(&event))
+        .await?;
     Ok(if n == 1 {
         Attempt::Done(outcome)
     } else {
@@ -422,7 +480,10 @@ mod tests {
         for (retry, base_ms) in [(1u32, 10.0), (2, 20.0), (3, 40.0), (5, 160.0)] {
             for _ in 0..50 {
                 let ms = p.backoff(retry, &mut rng).as_secs_f64() * 1000.0;
-                assert!(ms >= base_ms * 0.7 - 1e-9 && ms <= base_ms * 1.3 + 1e-9, "{retry}: {ms}");
+                assert!(
+                    ms >= base_ms * 0.7 - 1e-9 && ms <= base_ms * 1.3 + 1e-9,
+                    "{retry}: {ms}"
+                );
             }
         }
         let exact = RetryPolicy { jitter: 0.0, ..p };

@@ -23,7 +23,7 @@ pub use library::{
 };
 pub use rules::{Rejection, Verdict};
 pub use schema::{install_schema, EVENT_INDEXES};
-pub use seed::{seed, SeedOptions, SeedReport};
+pub use seed::{seed, seed_with_progress, SeedOptions, SeedReport};
 pub use store::{EventStore, Snapshot};
 pub use verify::{verify_streams, Streams, ViolationKind, Violations};
 

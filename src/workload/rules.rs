@@ -190,10 +190,16 @@ mod tests {
         LibraryEvent::Removed { book: b.into() }
     }
     fn lent(b: &str, r: &str) -> LibraryEvent {
-        LibraryEvent::Lent { book: b.into(), reader: r.into() }
+        LibraryEvent::Lent {
+            book: b.into(),
+            reader: r.into(),
+        }
     }
     fn returned(b: &str, r: &str) -> LibraryEvent {
-        LibraryEvent::Returned { book: b.into(), reader: r.into() }
+        LibraryEvent::Returned {
+            book: b.into(),
+            reader: r.into(),
+        }
     }
     fn registered(r: &str) -> LibraryEvent {
         LibraryEvent::Registered { reader: r.into() }
@@ -211,9 +217,24 @@ mod tests {
             ("nothing yet", vec![], Append, Reject(BookNeverAdded)),
             ("in circulation", vec![added("b")], NoOp, Append),
             ("removed", vec![added("b"), removed("b")], Append, NoOp),
-            ("lent", vec![added("b"), lent("b", "r")], NoOp, Reject(BookCurrentlyLent)),
-            ("returned", vec![added("b"), lent("b", "r"), returned("b", "r")], NoOp, Append),
-            ("another book", vec![added("c")], Append, Reject(BookNeverAdded)),
+            (
+                "lent",
+                vec![added("b"), lent("b", "r")],
+                NoOp,
+                Reject(BookCurrentlyLent),
+            ),
+            (
+                "returned",
+                vec![added("b"), lent("b", "r"), returned("b", "r")],
+                NoOp,
+                Append,
+            ),
+            (
+                "another book",
+                vec![added("c")],
+                Append,
+                Reject(BookNeverAdded),
+            ),
         ];
         for (name, events, add, remove) in cases {
             assert_eq!(add_book_copy(&events, "b"), add, "add: {name}");
@@ -231,16 +252,56 @@ mod tests {
         };
         let cases: Vec<(&str, Vec<LibraryEvent>, Verdict)> = vec![
             ("ok", base(), Append),
-            ("reader unknown, book unknown: reader first", vec![], Reject(ReaderNotRegistered)),
-            ("reader canceled", with(vec![canceled("r")]), Reject(ReaderNotRegistered)),
-            ("book never added", vec![registered("r")], Reject(BookNotInCirculation)),
-            ("book removed", with(vec![removed("b")]), Reject(BookNotInCirculation)),
-            ("already lent to this reader", with(vec![lent("b", "r")]), NoOp),
-            ("lent to another", with(vec![lent("b", "s")]), Reject(BookLentToAnotherReader)),
-            ("returned by another", with(vec![lent("b", "s"), returned("b", "s")]), Append),
-            ("reader at limit", with(holding_ten("r")), Reject(ReaderAtLimit)),
-            ("at limit and lent to another: another first", with([holding_ten("r"), vec![lent("b", "s")]].concat()), Reject(BookLentToAnotherReader)),
-            ("one returned under the limit", with([holding_ten("r"), vec![returned("x0", "r")]].concat()), Append),
+            (
+                "reader unknown, book unknown: reader first",
+                vec![],
+                Reject(ReaderNotRegistered),
+            ),
+            (
+                "reader canceled",
+                with(vec![canceled("r")]),
+                Reject(ReaderNotRegistered),
+            ),
+            (
+                "book never added",
+                vec![registered("r")],
+                Reject(BookNotInCirculation),
+            ),
+            (
+                "book removed",
+                with(vec![removed("b")]),
+                Reject(BookNotInCirculation),
+            ),
+            (
+                "already lent to this reader",
+                with(vec![lent("b", "r")]),
+                NoOp,
+            ),
+            (
+                "lent to another",
+                with(vec![lent("b", "s")]),
+                Reject(BookLentToAnotherReader),
+            ),
+            (
+                "returned by another",
+                with(vec![lent("b", "s"), returned("b", "s")]),
+                Append,
+            ),
+            (
+                "reader at limit",
+                with(holding_ten("r")),
+                Reject(ReaderAtLimit),
+            ),
+            (
+                "at limit and lent to another: another first",
+                with([holding_ten("r"), vec![lent("b", "s")]].concat()),
+                Reject(BookLentToAnotherReader),
+            ),
+            (
+                "one returned under the limit",
+                with([holding_ten("r"), vec![returned("x0", "r")]].concat()),
+                Append,
+            ),
         ];
         for (name, events, want) in cases {
             assert_eq!(lend(&events, "b", "r"), want, "{name}");
@@ -257,11 +318,23 @@ mod tests {
         };
         let cases: Vec<(&str, Vec<LibraryEvent>, Verdict)> = vec![
             ("lent to reader", with(vec![lent("b", "r")]), Append),
-            ("reader unknown", vec![added("b"), lent("b", "r")], Reject(ReaderUnknown)),
+            (
+                "reader unknown",
+                vec![added("b"), lent("b", "r")],
+                Reject(ReaderUnknown),
+            ),
             ("book unknown", vec![registered("r")], Reject(BookUnknown)),
             ("never lent", base(), Reject(BookNotLentToReader)),
-            ("lent to another", with(vec![lent("b", "s")]), Reject(BookNotLentToReader)),
-            ("already returned", with(vec![lent("b", "r"), returned("b", "r")]), NoOp),
+            (
+                "lent to another",
+                with(vec![lent("b", "s")]),
+                Reject(BookNotLentToReader),
+            ),
+            (
+                "already returned",
+                with(vec![lent("b", "r"), returned("b", "r")]),
+                NoOp,
+            ),
         ];
         for (name, events, want) in cases {
             assert_eq!(return_copy(&events, "b", "r"), want, "{name}");
@@ -273,13 +346,32 @@ mod tests {
         let cases: Vec<(&str, Vec<LibraryEvent>, Verdict, Verdict)> = vec![
             ("unknown", vec![], Append, Reject(ReaderUnknown)),
             ("registered", vec![registered("r")], NoOp, Append),
-            ("canceled", vec![registered("r"), canceled("r")], Append, NoOp),
-            ("holding", vec![registered("r"), lent("b", "r")], NoOp, Reject(BooksOutstanding)),
-            ("returned all", vec![registered("r"), lent("b", "r"), returned("b", "r")], NoOp, Append),
+            (
+                "canceled",
+                vec![registered("r"), canceled("r")],
+                Append,
+                NoOp,
+            ),
+            (
+                "holding",
+                vec![registered("r"), lent("b", "r")],
+                NoOp,
+                Reject(BooksOutstanding),
+            ),
+            (
+                "returned all",
+                vec![registered("r"), lent("b", "r"), returned("b", "r")],
+                NoOp,
+                Append,
+            ),
         ];
         for (name, events, register, cancel) in cases {
             assert_eq!(register_reader(&events, "r"), register, "register: {name}");
-            assert_eq!(cancel_reader_contract(&events, "r"), cancel, "cancel: {name}");
+            assert_eq!(
+                cancel_reader_contract(&events, "r"),
+                cancel,
+                "cancel: {name}"
+            );
         }
     }
 }

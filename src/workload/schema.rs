@@ -28,8 +28,14 @@ CREATE INDEX IF NOT EXISTS idx_snapshots_created_at ON snapshots (created_at DES
 pub const EVENT_INDEXES: [(&str, &str); 4] = [
     ("idx_events_event_type", "events (event_type)"),
     ("idx_events_occurred_at", "events (occurred_at)"),
-    ("idx_events_payload_gin", "events USING gin (payload jsonb_path_ops)"),
-    ("idx_events_metadata_gin", "events USING gin (metadata jsonb_path_ops)"),
+    (
+        "idx_events_payload_gin",
+        "events USING gin (payload jsonb_path_ops)",
+    ),
+    (
+        "idx_events_metadata_gin",
+        "events USING gin (metadata jsonb_path_ops)",
+    ),
 ];
 
 pub async fn install_schema(client: &Client) -> Result<(), WorkloadError> {

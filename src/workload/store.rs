@@ -31,7 +31,9 @@ pub struct Snapshot {
     pub created_at: DateTime<Utc>,
 }
 
-pub(crate) fn db(context: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> WorkloadError {
+pub(crate) fn db(
+    context: impl Into<String>,
+) -> impl FnOnce(tokio_postgres::Error) -> WorkloadError {
     let context = context.into();
     move |source| WorkloadError::Db { context, source }
 }
@@ -66,7 +68,11 @@ impl EventStore {
         Ok(s)
     }
 
-    async fn rows(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, WorkloadError> {
+    async fn rows(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, WorkloadError> {
         let st = self.statement(sql).await?;
         self.client
             .query(&st, params)
@@ -74,14 +80,22 @@ impl EventStore {
             .map_err(db("querying the event store"))
     }
 
-    async fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)], what: &str) -> Result<u64, WorkloadError> {
+    async fn execute(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        what: &str,
+    ) -> Result<u64, WorkloadError> {
         let st = self.statement(sql).await?;
         self.client.execute(&st, params).await.map_err(db(what))
     }
 
     /// The boundary's events in order, and its max sequence number (that
     /// of the last row, 0 when empty).
-    pub async fn query(&mut self, filter: &Filter) -> Result<(Vec<StoredEvent>, i64), WorkloadError> {
+    pub async fn query(
+        &mut self,
+        filter: &Filter,
+    ) -> Result<(Vec<StoredEvent>, i64), WorkloadError> {
         let (cond, params) = filter.to_sql(1);
         let sql = format!("{SELECT}{cond} ORDER BY sequence_number");
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
@@ -103,62 +117,70 @@ impl EventStore {
     /// Appends `events` only if the boundary's max sequence number is still
     /// `expected`; returns how many rows went in. Fewer than given means a
     /// concurrent append changed the boundary: a conflict, not an error.
-    pub async fn append(&mut self, filter: &Filter, expected: i64, events: &[NewEvent]) -> Result<u64, WorkloadError> {
-        let (cond, mut params) = filter.to_sql(1);
+    pub async fn append(
+        &mut self,
+        filter: &Filter,
+        expected: i64,
+        events: &[NewEvent],
+    ) -> Result<u64, WorkloadError> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let (cond, params) = filter.to_sql(1);
         let n = params.len();
+        let (t, o, p, m, x) = (n + 1, n + 2, n + 3, n + 4, n + 5);
         let context = format!(
             "WITH context AS (SELECT MAX(sequence_number) AS max_seq FROM events WHERE {cond})"
         );
-        // One event: the original's statement. Several: the values as a
-        // second CTE of arrays, so the text does not grow with the count.
-        let sql = if let [e] = events {
-            params.push(Param::Json(e.payload.clone()));
-            params.push(Param::Json(e.metadata.clone()));
-            format!(
+        let mut refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
+        let expected_ref: &(dyn ToSql + Sync) = &expected;
+        if let [e] = events {
+            // One event: the original's statement.
+            let sql = format!(
                 "{context} INSERT INTO events (event_type, occurred_at, payload, metadata) \
                  SELECT ${t}::text, ${o}::timestamptz, ${p}::jsonb, ${m}::jsonb FROM context \
-                 WHERE COALESCE(max_seq, 0) = ${x}::bigint",
-                t = n + 3, o = n + 4, p = n + 1, m = n + 2, x = n + 5
-            )
-        } else {
-            format!(
-                "{context}, vals AS (SELECT * FROM unnest(${t}::text[], ${o}::timestamptz[], ${p}::jsonb[], ${m}::jsonb[]) \
-                 WITH ORDINALITY AS v(event_type, occurred_at, payload, metadata, ord)) \
-                 INSERT INTO events (event_type, occurred_at, payload, metadata) \
-                 SELECT v.event_type, v.occurred_at, v.payload, v.metadata FROM context, vals v \
-                 WHERE COALESCE(max_seq, 0) = ${x}::bigint ORDER BY v.ord",
-                t = n + 3, o = n + 4, p = n + 1, m = n + 2, x = n + 5
-            )
-        };
-        let mut refs: Vec<&(dyn ToSql + Sync)> = Vec::new();
-        let single = events.len() == 1;
+                 WHERE COALESCE(max_seq, 0) = ${x}::bigint"
+            );
+            refs.extend([
+                &e.event_type as &(dyn ToSql + Sync),
+                &e.occurred_at,
+                &e.payload,
+                &e.metadata,
+                expected_ref,
+            ]);
+            return self.execute(&sql, &refs, "appending an event").await;
+        }
+        // Several: the values as a second CTE of arrays, so the text (and
+        // the prepared statement) does not change with the count.
+        let sql = format!(
+            "{context}, vals AS (SELECT * FROM unnest(${t}::text[], ${o}::timestamptz[], ${p}::jsonb[], ${m}::jsonb[]) \
+             WITH ORDINALITY AS v(event_type, occurred_at, payload, metadata, ord)) \
+             INSERT INTO events (event_type, occurred_at, payload, metadata) \
+             SELECT v.event_type, v.occurred_at, v.payload, v.metadata FROM context, vals v \
+             WHERE COALESCE(max_seq, 0) = ${x}::bigint ORDER BY v.ord"
+        );
         let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
         let times: Vec<DateTime<Utc>> = events.iter().map(|e| e.occurred_at).collect();
-        let payloads: Vec<Value> = events.iter().map(|e| e.payload.clone()).collect();
-        let metas: Vec<Value> = events.iter().map(|e| e.metadata.clone()).collect();
-        if !single {
-            params.truncate(n);
-        }
-        refs.extend(params.iter().map(Param::as_sql));
-        if !single {
-            refs.push(&payloads);
-            refs.push(&metas);
-        }
-        let one_type = types.first().copied().unwrap_or_default();
-        let one_time = times.first().copied().unwrap_or_else(Utc::now);
-        if single {
-            refs.push(&one_type);
-            refs.push(&one_time);
-        } else {
-            refs.push(&types);
-            refs.push(&times);
-        }
-        refs.push(&expected);
+        let payloads: Vec<&Value> = events.iter().map(|e| &e.payload).collect();
+        let metas: Vec<&Value> = events.iter().map(|e| &e.metadata).collect();
+        refs.extend([
+            &types as &(dyn ToSql + Sync),
+            &times,
+            &payloads,
+            &metas,
+            expected_ref,
+        ]);
         self.execute(&sql, &refs, "appending events").await
     }
 
     /// Saves a snapshot; an older one never replaces a newer one.
-    pub async fn save_snapshot(&mut self, projection: &str, filter_hash: &str, sequence: i64, data: &Value) -> Result<(), WorkloadError> {
+    pub async fn save_snapshot(
+        &mut self,
+        projection: &str,
+        filter_hash: &str,
+        sequence: i64,
+        data: &Value,
+    ) -> Result<(), WorkloadError> {
         // The data and time follow only when the sequence moves forward,
         // so a late writer cannot roll a projection back.
         let sql = "INSERT INTO snapshots (projection_type, filter_hash, sequence_number, snapshot_data) \
@@ -168,13 +190,22 @@ impl EventStore {
                      THEN EXCLUDED.snapshot_data ELSE snapshots.snapshot_data END, \
                    created_at = CASE WHEN EXCLUDED.sequence_number >= snapshots.sequence_number \
                      THEN NOW() ELSE snapshots.created_at END";
-        self.execute(sql, &[&projection, &filter_hash, &sequence, data], "saving a snapshot")
-            .await
-            .map(|_| ())
+        self.execute(
+            sql,
+            &[&projection, &filter_hash, &sequence, data],
+            "saving a snapshot",
+        )
+        .await
+        .map(|_| ())
     }
 
-    pub async fn load_snapshot(&mut self, projection: &str, filter_hash: &str) -> Result<Option<Snapshot>, WorkloadError> {
-        let sql = "SELECT projection_type, filter_hash, sequence_number, snapshot_data, created_at \
+    pub async fn load_snapshot(
+        &mut self,
+        projection: &str,
+        filter_hash: &str,
+    ) -> Result<Option<Snapshot>, WorkloadError> {
+        let sql =
+            "SELECT projection_type, filter_hash, sequence_number, snapshot_data, created_at \
                    FROM snapshots WHERE projection_type = $1 AND filter_hash = $2";
         let rows = self.rows(sql, &[&projection, &filter_hash]).await?;
         Ok(rows.first().map(|r| Snapshot {
@@ -186,7 +217,11 @@ impl EventStore {
         }))
     }
 
-    pub async fn delete_snapshot(&mut self, projection: &str, filter_hash: &str) -> Result<bool, WorkloadError> {
+    pub async fn delete_snapshot(
+        &mut self,
+        projection: &str,
+        filter_hash: &str,
+    ) -> Result<bool, WorkloadError> {
         let sql = "DELETE FROM snapshots WHERE projection_type = $1 AND filter_hash = $2";
         let n = self
             .execute(sql, &[&projection, &filter_hash], "deleting a snapshot")

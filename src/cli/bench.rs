@@ -1,0 +1,318 @@
+//! `estune seed`, `estune bench`, `estune sweep`.
+
+use super::connect::{ConnectArgs, Endpoints};
+use super::UsageError;
+use crate::bench::{self, Arrivals, BenchOptions, BenchProgressBar, RunHooks, StopToken};
+use crate::workload::{self, AppendMode, LibraryFactory, Mix, Route, SeedOptions, Streams};
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn duration(s: &str) -> Result<Duration, String> {
+    crate::value::parse_duration(s)
+        .map(Duration::from_millis)
+        .map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModeArg {
+    /// The original's autocommit check-then-insert (races are possible)
+    AsOriginal,
+    /// One SERIALIZABLE transaction per command, retried on 40001
+    Serializable,
+    /// Transaction-level advisory locks on the boundary's values
+    AdvisoryLock,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ArrivalsArg {
+    /// start + i / rate
+    Uniform,
+    /// exponential gaps with the same mean (seeded)
+    Poisson,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Events to write
+    #[arg(long, value_name = "N")]
+    pub events: u64,
+    #[arg(long, default_value = "1000", value_name = "N")]
+    pub books: u64,
+    #[arg(long, default_value = "100", value_name = "N")]
+    pub readers: u64,
+    /// Add to a store that already holds events instead of refusing
+    #[arg(long)]
+    pub append: bool,
+    #[arg(long, default_value = "1")]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Run length after the warm-up, e.g. 60s or 5min
+    #[arg(long, default_value = "60s", value_parser = duration)]
+    pub duration: Duration,
+    /// Run before the measured window; its operations are not counted
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    pub warmup: Duration,
+    /// Worker pool: each worker holds one connection per server
+    #[arg(long, default_value = "50")]
+    pub workers: usize,
+    /// Slots between the scheduler and the workers; a full queue drops
+    #[arg(long, default_value = "100")]
+    pub queue: usize,
+    /// Per-operation limit, counted as a timeout past it
+    #[arg(long, default_value = "1s", value_parser = duration)]
+    pub timeout: Duration,
+    /// Named mix: worker-pool-2025 (1,000 books, 100 readers) or library-scale
+    #[arg(long, default_value = "worker-pool-2025")]
+    pub mix: String,
+    #[arg(long, value_enum, default_value = "uniform")]
+    pub arrivals: ArrivalsArg,
+    #[arg(long, value_enum, default_value = "as-original")]
+    pub append_mode: ModeArg,
+    /// Where read-side queries run: replica (default) or primary
+    #[arg(long, value_name = "ROLE", default_value = "replica")]
+    pub queries_on: String,
+    #[arg(long, default_value = "1")]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  estune bench --rate 250 --duration 60s --label before --out before.json
+  estune bench --rate 300 --mix library-scale --append-mode advisory-lock
+  estune bench --closed-loop --workers 8 --duration 30s")]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Target operations per second (open loop)
+    #[arg(long, default_value = "100")]
+    pub rate: f64,
+    /// Run workers back to back with no schedule (labelled closed-loop)
+    #[arg(long)]
+    pub closed_loop: bool,
+    /// A name for this run in reports (e.g. before, after)
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Where the JSON result goes (written atomically)
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  estune sweep --rates 100..400:25 --duration 30s
+  estune sweep --rates 230,250,260 --slo 250ms")]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Target rates: FROM..TO:STEP or a comma list
+    #[arg(long)]
+    pub rates: String,
+    /// p99 latency (from intended start) a sustainable rate must stay under
+    #[arg(long, value_parser = duration)]
+    pub slo: Option<Duration>,
+    /// Where the JSON report goes
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn need(ep: &Option<String>, what: &str) -> anyhow::Result<String> {
+    ep.clone().ok_or_else(|| {
+        UsageError(format!(
+            "{what} needs a replica: pass --replica DSN with --primary"
+        ))
+        .into()
+    })
+}
+
+pub fn seed(a: SeedArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async move {
+        let ep = a.connect.endpoints()?;
+        let url = ep.app[0].clone().expect("a primary is always known");
+        let client = crate::db::connect(&url, Duration::from_secs(5)).await?;
+        workload::install_schema(&client).await?;
+        let opts = SeedOptions { events: a.events, books: a.books, readers: a.readers, append: a.append, seed: a.seed };
+        let report = workload::seed(&client, &opts).await?;
+        println!(
+            "seeded {} events ({} readers, {} books, {} lends, {} returns) in {:.1}s: {:.0} events/s (COPY {:.1}s, indexes {:.1}s, analyze {:.1}s)",
+            report.events,
+            report.readers_registered,
+            report.books_added,
+            report.lends,
+            report.returns,
+            report.total_time.as_secs_f64(),
+            report.events_per_sec(),
+            report.copy_time.as_secs_f64(),
+            report.index_time.as_secs_f64(),
+            report.analyze_time.as_secs_f64()
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The factory, and a refusal when the pool cannot fit the servers.
+async fn factory(l: &LoadArgs, ep: &Endpoints) -> anyhow::Result<Arc<LibraryFactory>> {
+    let primary = ep.app[0].clone().expect("a primary is always known");
+    let replica = need(&ep.app[1], "the workload")?;
+    let mix = Mix::named(&l.mix).map_err(|e| UsageError(e.to_string()))?;
+    let mut f = LibraryFactory::new(&primary, &replica, mix)?;
+    f.mode = match l.append_mode {
+        ModeArg::AsOriginal => AppendMode::AsOriginal,
+        ModeArg::Serializable => AppendMode::Serializable,
+        ModeArg::AdvisoryLock => AppendMode::AdvisoryLock,
+    };
+    f.routing.queries = match l.queries_on.as_str() {
+        "replica" => Route::Replica,
+        "primary" => Route::Primary,
+        other => {
+            return Err(UsageError(format!("--queries-on {other}: give primary or replica")).into())
+        }
+    };
+    f.seed = l.seed;
+    for (i, url) in ep.admin.iter().enumerate() {
+        let Some(url) = url else { continue };
+        let c = crate::db::connect(url, Duration::from_secs(5)).await?;
+        let row = c
+            .query_one(
+                "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int,
+                        (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int",
+                &[],
+            )
+            .await?;
+        let (room, used): (i32, i32) = (row.get(0), row.get(1));
+        if l.workers as i64 > (room - used) as i64 {
+            let role = if i == 0 { "primary" } else { "replica" };
+            return Err(UsageError(format!(
+                "--workers {} needs {} connections on the {role}, which has room for {} more (max_connections less reserved, {used} in use); lower --workers or raise max_connections",
+                l.workers, l.workers, room - used
+            ))
+            .into());
+        }
+    }
+    workload::install_schema(&crate::db::connect(&primary, Duration::from_secs(5)).await?).await?;
+    Ok(Arc::new(f))
+}
+
+fn options(
+    l: &LoadArgs,
+    rate: f64,
+    closed_loop: bool,
+    label: Option<String>,
+) -> anyhow::Result<BenchOptions> {
+    let o = BenchOptions {
+        rate,
+        duration: l.duration,
+        warmup: l.warmup,
+        workers: l.workers,
+        queue: l.queue,
+        timeout: l.timeout,
+        arrivals: match l.arrivals {
+            ArrivalsArg::Uniform => Arrivals::Uniform,
+            ArrivalsArg::Poisson => Arrivals::Poisson { seed: l.seed },
+        },
+        closed_loop,
+        seed: l.seed,
+        label,
+    };
+    o.validate().map_err(|e| UsageError(e.to_string()))?;
+    Ok(o)
+}
+
+/// First Ctrl-C stops gracefully (the report is still written); a second
+/// exits at once.
+fn on_ctrl_c(stop: StopToken) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nstopping: finishing in-flight operations and writing the report (Ctrl-C again to quit at once)");
+            stop.stop();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async move {
+        let o = options(&a.load, a.rate, a.closed_loop, a.label.clone())?;
+        let ep = a.load.connect.endpoints()?;
+        let f = factory(&a.load, &ep).await?;
+        let admin_p = ep.admin[0].clone().expect("a primary is always known");
+        let sampler = bench::ServerSampler::connect(&admin_p, ep.admin[1].as_deref()).await?;
+        let stop = StopToken::new();
+        on_ctrl_c(stop.clone());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let bar = BenchProgressBar::new((o.warmup + o.duration).as_secs());
+        let drawer = tokio::spawn(async move {
+            while let Some(p) = rx.recv().await {
+                bar.update(&p);
+            }
+            bar.finish();
+        });
+        let extra = serde_json::json!({ "mix": a.load.mix, "append_mode": format!("{:?}", a.load.append_mode), "queries_on": a.load.queries_on });
+        let result = bench::run(f, &o, RunHooks { sampler: Some(sampler), stop, progress: Some(tx), extra }).await?;
+        let _ = drawer.await;
+        let app_p = ep.app[0].clone().expect("a primary is always known");
+        let violations = workload::verify_streams(&crate::db::connect(&app_p, Duration::from_secs(5)).await?, &Streams::All).await;
+        print!("{}", bench::summary_table(&result));
+        match violations {
+            Ok(v) => println!("boundary integrity: {} violations in {} events replayed{}", v.total(), v.events_replayed,
+                if v.total() > 0 { format!(" (e.g. {})", v.examples.first().cloned().unwrap_or_default()) } else { String::new() }),
+            Err(e) => println!("boundary integrity: not checked ({e})"),
+        }
+        if let Some(path) = &a.out {
+            result.write(path)?;
+            eprintln!("wrote {}", path.display());
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async move {
+        let rates = bench::parse_rates(&a.rates).map_err(|e| UsageError(e.to_string()))?;
+        let o = options(&a.load, rates.first().copied().unwrap_or(1.0), false, None)?;
+        let ep = a.load.connect.endpoints()?;
+        let f = factory(&a.load, &ep).await?;
+        let stop = StopToken::new();
+        on_ctrl_c(stop.clone());
+        let criteria = bench::SweepCriteria {
+            slo_p99: a.slo,
+            ..bench::SweepCriteria::default()
+        };
+        let report = bench::sweep(f, &o, &rates, criteria, stop, |row| {
+            eprintln!(
+                "{:>8.1}/s: achieved {:.1}/s, errors {:.2}%, backpressure {:.1}%",
+                row.target, row.achieved, row.error_pct, row.backpressure_pct
+            );
+        })
+        .await?;
+        print!("{}", bench::sweep_table(&report));
+        if let Some(path) = &a.out {
+            let text = serde_json::to_string_pretty(
+                &serde_json::json!({"schema": "estune.sweep/1", "report": report}),
+            )? + "\n";
+            crate::report::write_atomic(path, &text)?;
+            eprintln!("wrote {}", path.display());
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

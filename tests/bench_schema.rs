@@ -1,0 +1,268 @@
+//! The run result against its documented schema (src/bench/SCHEMA.md):
+//! every field a real result carries is documented with its unit, and
+//! every documented field exists, so the two cannot drift apart.
+
+use async_trait::async_trait;
+use estune::bench::{
+    run, Arrivals, BenchOptions, Checkpoints, ConnectionCount, EventsTableActivity, MixEntry,
+    Outcome, ReplicaLag, RunHooks, RunResult, ServerSample, ServerStats, Worker, WorkerFactory,
+    SCHEMA,
+};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Fake(Vec<MixEntry>);
+struct FakeWorker(u32);
+
+#[async_trait]
+impl Worker for FakeWorker {
+    async fn run(&mut self, op: usize) -> Outcome {
+        self.0 += 1;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        match (op, self.0 % 10) {
+            (_, 3) => Outcome::Error {
+                class: "40001".into(),
+                message: "could not serialize".into(),
+            },
+            (_, 5) => Outcome::Rejected {
+                reason: "already lent".into(),
+                retries: 0,
+            },
+            (_, 7) => Outcome::Conflict { retries: 6 },
+            _ => Outcome::Ok {
+                events: 1,
+                retries: 0,
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl WorkerFactory for Fake {
+    type Worker = FakeWorker;
+    fn mix(&self) -> &[MixEntry] {
+        &self.0
+    }
+    async fn worker(&self, _id: usize) -> anyhow::Result<FakeWorker> {
+        Ok(FakeWorker(0))
+    }
+}
+
+async fn real_result() -> RunResult {
+    let mix = vec![
+        MixEntry {
+            op: "lend".into(),
+            weight: 1.0,
+        },
+        MixEntry {
+            op: "query".into(),
+            weight: 1.0,
+        },
+    ];
+    let o = BenchOptions {
+        rate: 100.0,
+        duration: Duration::from_secs(1),
+        workers: 2,
+        queue: 10,
+        label: Some("schema".into()),
+        arrivals: Arrivals::Poisson { seed: 5 },
+        ..BenchOptions::default()
+    };
+    let hooks = RunHooks {
+        extra: serde_json::json!({"profile": "test"}),
+        ..RunHooks::default()
+    };
+    let mut r = run(Arc::new(Fake(mix)), &o, hooks).await.unwrap();
+    // No database here: one sample as the sampler would produce it.
+    let stats = ServerStats {
+        cache_hit_ratio: Some(0.99),
+        commits: Some(120),
+        connections: vec![ConnectionCount {
+            state: "idle".into(),
+            wait_event: "ClientRead".into(),
+            count: 2,
+        }],
+        checkpoints: Some(Checkpoints {
+            timed: 3,
+            requested: 1,
+            timed_delta: Some(0),
+            requested_delta: Some(1),
+        }),
+        events_table: Some(EventsTableActivity {
+            vacuum_phase: None,
+            analyze_phase: Some("acquiring sample rows".into()),
+            autoanalyze_count: 4,
+            autovacuum_count: 2,
+            last_autoanalyze: None,
+            autoanalyzed: true,
+            autovacuumed: false,
+        }),
+        errors: vec![],
+    };
+    r.server_samples.push(ServerSample {
+        t: 1.0,
+        primary: stats.clone(),
+        replica: Some(stats),
+        replication: vec![ReplicaLag {
+            application_name: "replica".into(),
+            replay_lag_bytes: Some(0.0),
+            replay_lag_ms: Some(1.5),
+        }],
+    });
+    r
+}
+
+/// Paths of every field, arrays as `[]`; maps keyed by data (error
+/// classes, caller's extra) stop at the map. Same-shaped objects are
+/// documented once: `summary.ops[]` as `summary.total`, the replica's
+/// stats as the primary's.
+fn paths(v: &Value, prefix: &str, out: &mut BTreeMap<String, &'static str>) {
+    let kind = match v {
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Bool(_) => "bool",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+        Value::Null => "null",
+    };
+    if !prefix.is_empty() {
+        let mut norm = prefix.replace("summary.ops[]", "summary.total");
+        let replica = "server_samples[].replica";
+        if norm.starts_with(&format!("{replica}.")) {
+            norm = norm.replacen(replica, "server_samples[].primary", 1);
+        }
+        out.entry(norm).or_insert(kind);
+    }
+    if prefix.ends_with("by_class") || prefix.ends_with("extra") {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            for (k, c) in m {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                paths(c, &p, out);
+            }
+        }
+        Value::Array(a) => {
+            for c in a {
+                paths(c, &format!("{prefix}[]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `| \`path\` | type | unit | meaning |` rows of SCHEMA.md.
+fn documented() -> BTreeMap<String, String> {
+    let doc = include_str!("../src/bench/SCHEMA.md");
+    doc.lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .map(|l| {
+            let (path, rest) = l.split_once('`').unwrap();
+            let cols: Vec<&str> = rest.split('|').map(str::trim).collect();
+            (path.to_string(), cols.get(2).unwrap_or(&"").to_string())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn result_matches_documented_schema() {
+    let r = real_result().await;
+    let json: Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
+    assert_eq!(json["schema"], SCHEMA);
+    assert_eq!(SCHEMA, "estune.bench/1");
+    let mut found = BTreeMap::new();
+    paths(&json, "", &mut found);
+    let doc = documented();
+    let undocumented: Vec<_> = found.keys().filter(|p| !doc.contains_key(*p)).collect();
+    assert!(
+        undocumented.is_empty(),
+        "not in SCHEMA.md: {undocumented:#?}"
+    );
+    let stale: Vec<_> = doc.keys().filter(|p| !found.contains_key(*p)).collect();
+    assert!(
+        stale.is_empty(),
+        "in SCHEMA.md, not in a result: {stale:#?}"
+    );
+    // Every number has a unit, and the ones people quote have the right one.
+    let no_unit: Vec<_> = found
+        .iter()
+        .filter(|(p, k)| **k == "number" && doc[*p].is_empty())
+        .map(|(p, _)| p)
+        .collect();
+    assert!(no_unit.is_empty(), "numbers without a unit: {no_unit:?}");
+    let units: BTreeSet<(&str, &str)> = [
+        ("summary.total.achieved_rate", "ops/s"),
+        ("summary.total.latency_us.intended.p99", "µs"),
+        ("summary.total.latency_us.service.p999", "µs"),
+        ("series[].ops[].p99", "µs"),
+        ("server_samples[].replication[].replay_lag_bytes", "bytes"),
+        ("server_samples[].replication[].replay_lag_ms", "ms"),
+        ("metadata.rate", "ops/s"),
+    ]
+    .into_iter()
+    .collect();
+    for (p, u) in units {
+        assert_eq!(doc[p], u, "{p}");
+    }
+    // The figures are real, not placeholders.
+    let t = &json["summary"]["total"];
+    assert_eq!(t["count"], json["summary"]["scheduled"]);
+    assert!(t["count"].as_u64().unwrap() > 50);
+    assert!(t["errors"]["by_class"]["40001"].as_u64().unwrap() > 0);
+    assert!(t["rejections"].as_u64().unwrap() > 0);
+    assert!(t["conflicts"].as_u64().unwrap() > 0);
+    assert_eq!(json["metadata"]["extra"]["profile"], "test");
+    assert_eq!(
+        json["metadata"]["estune_version"],
+        env!("CARGO_PKG_VERSION")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn result_is_written_atomically_and_reads_back() {
+    let r = real_result().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out/run.json");
+    r.write(&path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text, r.to_json().unwrap());
+    // Loadable as a baseline: parses back into the same result (decimal
+    // floats may come back one ulp off, so those are compared loosely).
+    let back: RunResult = serde_json::from_str(&text).unwrap();
+    assert_eq!(back.metadata, r.metadata);
+    assert_eq!(back.series, r.series);
+    assert_eq!(back.server_samples, r.server_samples);
+    assert_eq!(back.summary.scheduled, r.summary.scheduled);
+    for (a, b) in back.summary.ops.iter().zip(&r.summary.ops) {
+        assert_eq!((a.count, a.errors.total), (b.count, b.errors.total));
+        assert!((a.error_pct - b.error_pct).abs() < 1e-9);
+        assert_eq!(a.latency_us.intended.p99, b.latency_us.intended.p99);
+    }
+    let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "no temp file left: {names:?}");
+}
+
+#[test]
+fn print_paths_for_docs() {
+    if std::env::var("ESTUNE_PRINT_SCHEMA_PATHS").is_err() {
+        return;
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let r = rt.block_on(real_result());
+    let json: Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
+    let mut found = BTreeMap::new();
+    paths(&json, "", &mut found);
+    for (p, k) in found {
+        println!("PATH {p} {k}");
+    }
+}

@@ -1,0 +1,151 @@
+//! Seeding against a real primary + replica: a consistent history (the
+//! replay finds nothing to object to), counts that add up, a clear refusal
+//! to write a second history, and appending that continues the first.
+
+mod support;
+
+use estune::workload::{
+    book_id, reader_id, seed, verify_streams, CommandOutcome, EventStore, Library, SeedOptions,
+    Streams, WorkloadError,
+};
+use std::time::Duration;
+use support::TestCluster;
+
+fn eventstore_url(c: &TestCluster, role: &str) -> String {
+    let url = c.url(role);
+    let base = url
+        .strip_suffix("/postgres")
+        .expect("a superuser URL ends in /postgres");
+    format!("{base}/eventstore")
+}
+
+async fn client(url: &str) -> tokio_postgres::Client {
+    estune::db::connect(url, Duration::from_secs(10))
+        .await
+        .unwrap()
+}
+
+fn up(tag: &str) -> TestCluster {
+    let c = TestCluster::new(tag);
+    c.up(&[
+        "--profile",
+        "stock",
+        "--pg-version",
+        "15",
+        "--memory",
+        "4GiB",
+    ]);
+    c
+}
+
+async fn count(c: &tokio_postgres::Client, sql: &str) -> i64 {
+    c.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+#[tokio::test]
+async fn seeded_history_is_consistent_and_counts_match() {
+    let c = up("wl-seed");
+    let url = eventstore_url(&c, "primary");
+    let db = client(&url).await;
+    let opts = SeedOptions {
+        events: 20_000,
+        books: 1_000,
+        readers: 100,
+        append: false,
+        seed: 42,
+    };
+    let report = seed(&db, &opts).await.unwrap();
+    assert_eq!(report.events, 20_000);
+    assert_eq!(
+        (report.readers_registered, report.books_added),
+        (100, 1_000)
+    );
+    assert_eq!(
+        report.readers_registered + report.books_added + report.lends + report.returns,
+        20_000
+    );
+    assert!(report.indexes_built_after_copy);
+    assert!(report.events_per_sec() > 0.0);
+    assert_eq!(count(&db, "SELECT count(*) FROM events").await, 20_000);
+    let lent = count(
+        &db,
+        "SELECT count(*) FROM events WHERE event_type = 'BookCopyLentToReader'",
+    )
+    .await;
+    assert_eq!(lent as u64, report.lends);
+    let indexes = count(&db, "SELECT count(*) FROM pg_indexes WHERE tablename = 'events' AND indexname LIKE 'idx_events_%'").await;
+    assert_eq!(
+        indexes, 4,
+        "the four secondary indexes are back after the COPY"
+    );
+
+    let v = verify_streams(&db, &Streams::All).await.unwrap();
+    assert_eq!(v.total(), 0, "{v:?}");
+    assert_eq!(v.events_replayed, 20_000);
+
+    // A second history is refused, clearly.
+    let err = seed(&db, &opts).await.unwrap_err();
+    assert!(matches!(err, WorkloadError::NotEmpty), "{err}");
+    assert!(err.to_string().contains("already holds events"), "{err}");
+
+    // Appending continues the stored state: still no violation.
+    let more = seed(
+        &db,
+        &SeedOptions {
+            events: 5_000,
+            append: true,
+            seed: 7,
+            ..opts
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(more.events, 5_000);
+    assert_eq!(
+        (more.readers_registered, more.books_added),
+        (0, 0),
+        "all already there"
+    );
+    assert!(!more.indexes_built_after_copy);
+    assert_eq!(count(&db, "SELECT count(*) FROM events").await, 25_000);
+    let v = verify_streams(&db, &Streams::All).await.unwrap();
+    assert_eq!(v.total(), 0, "{v:?}");
+
+    // The commands agree with the seeded state.
+    let mut lib = Library::new(
+        EventStore::new(client(&url).await),
+        EventStore::new(client(&url).await),
+        1,
+    );
+    let r = lib.register_reader(&reader_id(1), "again").await.unwrap();
+    assert_eq!(r.outcome, CommandOutcome::NoOp);
+    let r = lib.add_book_copy(&book_id(1)).await.unwrap();
+    assert_eq!(r.outcome, CommandOutcome::NoOp);
+}
+
+/// The seed rate (run with `cargo test --release --test workload_seed --
+/// --ignored --nocapture`): 100,000 events, index builds included.
+#[tokio::test]
+#[ignore]
+async fn seed_rate_for_100k_events() {
+    let c = up("wl-seedrate");
+    let db = client(&eventstore_url(&c, "primary")).await;
+    let opts = SeedOptions {
+        events: 100_000,
+        books: 1_000,
+        readers: 100,
+        append: false,
+        seed: 1,
+    };
+    let r = seed(&db, &opts).await.unwrap();
+    println!(
+        "seeded {} events: {:.0} events/s overall ({:.2} s), COPY alone {:.2} s ({:.0} events/s), indexes {:.2} s, ANALYZE {:.2} s",
+        r.events,
+        r.events_per_sec(),
+        r.total_time.as_secs_f64(),
+        r.copy_time.as_secs_f64(),
+        r.events as f64 / r.copy_time.as_secs_f64(),
+        r.index_time.as_secs_f64(),
+        r.analyze_time.as_secs_f64()
+    );
+}

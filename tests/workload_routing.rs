@@ -215,6 +215,43 @@ async fn a_worker_runs_every_operation_and_maps_outcomes() {
         }
     }
 
+    // Returns give back what the worker lent. One copy and 50 registered
+    // readers: every lend succeeds, and a return drawn at random would hit
+    // the right reader once in 50; ten rounds in a row tell them apart.
+    let pair = Mix {
+        name: "lend-return".into(),
+        books: 1,
+        readers: 50,
+        ops: vec![
+            (Op::LendBookCopyToReader, 1.0),
+            (Op::ReturnBookCopyFromReader, 1.0),
+        ],
+    };
+    let mut worker = LibraryFactory::new(&p, &r, pair)
+        .unwrap()
+        .worker(2)
+        .await
+        .unwrap();
+    for n in 1..=50 {
+        worker
+            .library
+            .register_reader(&reader_id(n), &format!("Reader {n}"))
+            .await
+            .unwrap();
+    }
+    worker.library.add_book_copy(&book_id(1)).await.unwrap();
+    for round in 0..10 {
+        assert!(
+            matches!(worker.run(0).await, Outcome::Ok { events: 1, .. }),
+            "round {round}: lend"
+        );
+        let back = worker.run(1).await;
+        assert!(
+            matches!(back, Outcome::Ok { events: 1, .. }),
+            "round {round}: the loan is returned, got {back:?}"
+        );
+    }
+
     // A worker whose replica is gone fails with a named server.
     let bad = LibraryFactory::new(
         &p,

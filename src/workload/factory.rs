@@ -193,6 +193,7 @@ impl LibraryFactory {
             window: self.type_query_window,
             last_seen: 0,
             windowed: 0,
+            loans: std::collections::VecDeque::new(),
         })
     }
 }
@@ -220,7 +221,16 @@ pub struct LibraryWorker {
     /// The highest sequence number this worker has seen a query return.
     last_seen: i64,
     windowed: u64,
+    /// Copies this worker lent and nobody returned yet, oldest first: a
+    /// return picks one of these, as a real reader returns a book they hold.
+    /// Drawn at random instead, a return in a large ID space is nearly
+    /// always a rejection (the reader does not hold that copy).
+    loans: std::collections::VecDeque<(String, String)>,
 }
+
+/// Loans a worker remembers; older ones are forgotten (and may be returned
+/// by nobody, as in life).
+const MAX_LOANS: usize = 1_000;
 
 impl LibraryWorker {
     fn book(&mut self) -> String {
@@ -268,10 +278,20 @@ impl LibraryWorker {
             }
             Op::LendBookCopyToReader => {
                 let (b, (_, r)) = (self.book(), self.reader());
-                command_outcome(self.library.lend(&b, &r).await?)
+                let result = self.library.lend(&b, &r).await?;
+                if matches!(result.outcome, CommandOutcome::Appended(n) if n > 0) {
+                    if self.loans.len() == MAX_LOANS {
+                        self.loans.pop_front();
+                    }
+                    self.loans.push_back((b, r));
+                }
+                command_outcome(result)
             }
             Op::ReturnBookCopyFromReader => {
-                let (b, (_, r)) = (self.book(), self.reader());
+                let (b, r) = match self.loans.pop_front() {
+                    Some(loan) => loan,
+                    None => (self.book(), self.reader().1),
+                };
                 command_outcome(self.library.return_copy(&b, &r).await?)
             }
             Op::RegisterReader => {

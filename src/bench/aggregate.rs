@@ -51,6 +51,8 @@ pub(crate) struct OpRecord {
     pub start: Duration,
     pub end: Duration,
     pub kind: Kind,
+    /// Events the outcome acknowledged as committed.
+    pub appended: u64,
 }
 
 pub(crate) enum Event {
@@ -169,6 +171,9 @@ pub(crate) struct Aggregator {
     ops: Vec<OpAcc>,
     rows: BTreeMap<u64, RowAcc>,
     replaced: u64,
+    /// Acknowledged events of every operation, warm-up included: what the
+    /// events table must have gained.
+    acknowledged: u64,
     window: Histogram<u64>,
     window_count: u64,
     last_tick: Duration,
@@ -192,6 +197,7 @@ impl Aggregator {
             ops,
             rows: BTreeMap::new(),
             replaced: 0,
+            acknowledged: 0,
             window: histogram(2),
             window_count: 0,
             last_tick: Duration::ZERO,
@@ -223,7 +229,12 @@ impl Aggregator {
         }
     }
 
+    pub fn acknowledged_events(&self) -> u64 {
+        self.acknowledged
+    }
+
     fn record(&mut self, r: OpRecord) {
+        self.acknowledged += r.appended;
         let from_intended = us(r.end.saturating_sub(r.intended));
         self.window.saturating_record(from_intended);
         self.window_count += 1;
@@ -429,6 +440,7 @@ mod tests {
             start: ms(start_ms),
             end: ms(end_ms),
             kind,
+            appended: 0,
         })
     }
 

@@ -169,6 +169,7 @@ pub async fn run<F: WorkerFactory + 'static>(
         scheduled: ticker.scheduled,
         cancelled,
         workers_replaced: aggregator.replaced(),
+        acknowledged_events: aggregator.acknowledged_events(),
         total,
         ops,
     };
@@ -178,6 +179,7 @@ pub async fn run<F: WorkerFactory + 'static>(
         summary,
         series: aggregator.into_series(),
         server_samples,
+        verification: None,
     })
 }
 
@@ -338,17 +340,17 @@ async fn run_one<F: WorkerFactory>(
     }
     s.gauges.in_flight.fetch_add(1, Ordering::Relaxed);
     let start = s.start.elapsed();
-    let (kind, opened) = match slot.as_mut() {
+    let (kind, appended, opened) = match slot.as_mut() {
         Some(w) => match timeout(s.timeout, w.run(op)).await {
-            Ok(outcome) => (Kind::from(&outcome), true),
+            Ok(outcome) => (Kind::from(&outcome), outcome.acknowledged_events(), true),
             Err(_) => {
                 // The connection may still be busy with the abandoned
                 // statement; a fresh worker is the only known state.
                 *slot = None;
-                (Kind::from(&Outcome::Timeout), true)
+                (Kind::from(&Outcome::Timeout), 0, true)
             }
         },
-        None => (Kind::Error("connection".into()), false),
+        None => (Kind::Error("connection".into()), 0, false),
     };
     let end = s.start.elapsed();
     s.gauges.in_flight.fetch_sub(1, Ordering::Relaxed);
@@ -358,6 +360,7 @@ async fn run_one<F: WorkerFactory>(
         start,
         end,
         kind,
+        appended,
     }));
     if opened && slot.is_none() {
         *slot = reopen(s, id).await;

@@ -22,7 +22,7 @@ pub use options::{Arrivals, BenchOptions, LATE_TOLERANCE};
 pub use progress::BenchProgressBar;
 pub use result::{
     ErrorCounts, Host, Latencies, LatencyStats, Metadata, OpSummary, RunResult, SecondOp,
-    SecondRow, Summary, SCHEMA,
+    SecondRow, Summary, Verification, SCHEMA,
 };
 pub use sampler::{
     Checkpoints, ConnectionCount, EventsTableActivity, ReplicaLag, ServerSample, ServerSampler,

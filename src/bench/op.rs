@@ -36,6 +36,18 @@ impl Outcome {
     pub fn is_error(&self) -> bool {
         matches!(self, Outcome::Timeout | Outcome::Error { .. })
     }
+
+    /// Events the worker was told are committed: the appended ones, and a
+    /// rejection's `…Failed` event. A timeout or error acknowledges none
+    /// (it may still have committed; that shows as extra rows, never as
+    /// missing ones).
+    pub fn acknowledged_events(&self) -> u64 {
+        match self {
+            Outcome::Ok { events, .. } => *events as u64,
+            Outcome::Rejected { .. } => 1,
+            _ => 0,
+        }
+    }
 }
 
 /// Runs operations on its own connections, one at a time.

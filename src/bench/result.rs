@@ -17,6 +17,28 @@ pub struct RunResult {
     pub summary: Summary,
     pub series: Vec<SecondRow>,
     pub server_samples: Vec<ServerSample>,
+    /// End-of-run checks against the servers (filled by the caller, which
+    /// knows the workload's tables).
+    pub verification: Option<Verification>,
+}
+
+/// Whether what the workers were told is what the servers hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    /// Rows of `events` on the primary before and after the run.
+    pub events_before: u64,
+    pub events_after: u64,
+    /// Events the operations acknowledged (warm-up included).
+    pub acknowledged_events: u64,
+    /// Acknowledged events not in the table: must be 0.
+    pub missing_events: u64,
+    /// Rows beyond the acknowledged ones: appends whose acknowledgement
+    /// was lost (timeouts, errors) or other writers.
+    pub unacknowledged_events: u64,
+    /// The replica replayed up to the primary's LSN at the end of the run.
+    pub replica_caught_up: Option<bool>,
+    /// Rule violations found by replaying the streams.
+    pub violations: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +84,9 @@ pub struct Summary {
     pub cancelled: u64,
     /// Workers reopened after a timeout left their connection unknown.
     pub workers_replaced: u64,
+    /// Events acknowledged as committed by all operations, warm-up
+    /// included (compare with the growth of the events table).
+    pub acknowledged_events: u64,
     pub total: OpSummary,
     pub ops: Vec<OpSummary>,
 }

@@ -268,22 +268,97 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
             bar.finish();
         });
         let extra = serde_json::json!({ "mix": a.load.mix, "append_mode": format!("{:?}", a.load.append_mode), "queries_on": a.load.queries_on });
-        let result = bench::run(f, &o, RunHooks { sampler: Some(sampler), stop, progress: Some(tx), extra }).await?;
-        let _ = drawer.await;
         let app_p = ep.app[0].clone().expect("a primary is always known");
-        let violations = workload::verify_streams(&crate::db::connect(&app_p, Duration::from_secs(5)).await?, &Streams::All).await;
+        let counter = crate::db::connect(&app_p, Duration::from_secs(5)).await?;
+        let before = count_events(&counter).await?;
+        let mut result = bench::run(f, &o, RunHooks { sampler: Some(sampler), stop, progress: Some(tx), extra }).await?;
+        let _ = drawer.await;
+        result.verification = Some(verify(&ep, before, result.summary.acknowledged_events).await?);
         print!("{}", bench::summary_table(&result));
-        match violations {
-            Ok(v) => println!("boundary integrity: {} violations in {} events replayed{}", v.total(), v.events_replayed,
-                if v.total() > 0 { format!(" (e.g. {})", v.examples.first().cloned().unwrap_or_default()) } else { String::new() }),
-            Err(e) => println!("boundary integrity: not checked ({e})"),
-        }
+        println!("{}", verification_line(result.verification.as_ref().expect("just set")));
         if let Some(path) = &a.out {
             result.write(path)?;
             eprintln!("wrote {}", path.display());
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+async fn count_events(c: &tokio_postgres::Client) -> anyhow::Result<u64> {
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM events", &[])
+        .await?
+        .get(0);
+    Ok(n as u64)
+}
+
+/// After the run: every acknowledged event is in the table, the replica
+/// has replayed to the primary's end, and the streams obey the rules.
+async fn verify(
+    ep: &Endpoints,
+    before: u64,
+    acknowledged: u64,
+) -> anyhow::Result<bench::Verification> {
+    let timeout = Duration::from_secs(5);
+    let primary = crate::db::connect(
+        ep.app[0].as_deref().expect("a primary is always known"),
+        timeout,
+    )
+    .await?;
+    let after = count_events(&primary).await?;
+    let added = after.saturating_sub(before);
+    let replica_caught_up = match &ep.app[1] {
+        Some(r) => {
+            let replica = crate::db::connect(r, timeout).await?;
+            Some(
+                crate::cluster::bringup::wait_replayed(&primary, &replica)
+                    .await
+                    .is_ok(),
+            )
+        }
+        None => None,
+    };
+    let violations = workload::verify_streams(&primary, &Streams::All)
+        .await
+        .ok()
+        .map(|v| v.total());
+    Ok(bench::Verification {
+        events_before: before,
+        events_after: after,
+        acknowledged_events: acknowledged,
+        missing_events: acknowledged.saturating_sub(added),
+        unacknowledged_events: added.saturating_sub(acknowledged),
+        replica_caught_up,
+        violations,
+    })
+}
+
+fn verification_line(v: &bench::Verification) -> String {
+    let missing = if v.missing_events == 0 {
+        format!(
+            "all {} acknowledged events are on the primary",
+            v.acknowledged_events
+        )
+    } else {
+        format!(
+            "{} OF {} ACKNOWLEDGED EVENTS ARE MISSING",
+            v.missing_events, v.acknowledged_events
+        )
+    };
+    let replica = match v.replica_caught_up {
+        Some(true) => "; the replica replayed to the primary's end",
+        Some(false) => "; THE REPLICA DID NOT CATCH UP with the primary",
+        None => "",
+    };
+    let rules = match v.violations {
+        Some(0) => "; boundary integrity: 0 violations".to_string(),
+        Some(n) => format!("; boundary integrity: {n} VIOLATIONS (see --append-mode)"),
+        None => "; boundary integrity: not checked".to_string(),
+    };
+    format!(
+        "verification: {missing} ({} unacknowledged rows){replica}{rules}",
+        v.unacknowledged_events
+    )
 }
 
 pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {

@@ -4,14 +4,7 @@
 
 mod support;
 
-use std::time::Duration;
-use support::TestCluster;
-
-async fn client(url: &str) -> tokio_postgres::Client {
-    estune::db::connect(url, Duration::from_secs(5))
-        .await
-        .unwrap()
-}
+use support::{client, TestCluster};
 
 /// (postmaster start time, a setting) of both servers.
 async fn observe(c: &TestCluster, setting: &str) -> Vec<(String, String)> {

@@ -102,15 +102,7 @@ async fn samples_postgres_18() {
 
 #[tokio::test]
 async fn samples_replication_on_a_primary_replica_pair() {
-    let c = TestCluster::new("bench-sampler");
-    c.up(&[
-        "--profile",
-        "stock",
-        "--pg-version",
-        "15",
-        "--memory",
-        "4GiB",
-    ]);
+    let c = TestCluster::stock("bench-sampler");
     let primary = connect(&c.url("primary")).await;
     primary
         .batch_execute(

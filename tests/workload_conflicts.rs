@@ -15,33 +15,12 @@ use std::time::Duration;
 use support::TestCluster;
 use tokio::sync::Barrier;
 
-fn eventstore_url(c: &TestCluster, role: &str) -> String {
-    let url = c.url(role);
-    let base = url
-        .strip_suffix("/postgres")
-        .expect("a superuser URL ends in /postgres");
-    format!("{base}/eventstore")
-}
-
 async fn store(url: &str) -> EventStore {
     EventStore::new(
         estune::db::connect(url, Duration::from_secs(10))
             .await
             .unwrap(),
     )
-}
-
-fn up(tag: &str) -> TestCluster {
-    let c = TestCluster::new(tag);
-    c.up(&[
-        "--profile",
-        "stock",
-        "--pg-version",
-        "15",
-        "--memory",
-        "4GiB",
-    ]);
-    c
 }
 
 fn lend_boundary(book: &str, reader: &str) -> Filter {
@@ -75,8 +54,8 @@ async fn prepare(url: &str, readers: u64) {
 
 #[tokio::test]
 async fn as_original_lets_a_forced_race_through_and_the_replay_catches_it() {
-    let c = up("wl-race");
-    let url = eventstore_url(&c, "primary");
+    let c = TestCluster::stock("wl-race");
+    let url = c.eventstore_url("primary");
     prepare(&url, 2).await;
     let (book, r1, r2) = (book_id(1), reader_id(1), reader_id(2));
 
@@ -143,8 +122,8 @@ async fn as_original_lets_a_forced_race_through_and_the_replay_catches_it() {
 /// Eight workers lend and return the same copy, each to its own reader;
 /// returns the retries the guard caused and the violations the replay found.
 async fn hammer(mode: AppendMode, tag: &str) -> (u32, u64) {
-    let c = up(tag);
-    let url = eventstore_url(&c, "primary");
+    let c = TestCluster::stock(tag);
+    let url = c.eventstore_url("primary");
     const WORKERS: u64 = 8;
     prepare(&url, WORKERS).await;
     let barrier = Arc::new(Barrier::new(WORKERS as usize));
@@ -210,8 +189,8 @@ async fn advisory_lock_keeps_concurrent_lends_valid() {
 
 #[tokio::test]
 async fn serializable_refuses_the_same_forced_race() {
-    let c = up("wl-ser-race");
-    let url = eventstore_url(&c, "primary");
+    let c = TestCluster::stock("wl-ser-race");
+    let url = c.eventstore_url("primary");
     prepare(&url, 2).await;
     let book = book_id(1);
     let (mut a, mut b) = (store(&url).await, store(&url).await);
@@ -252,8 +231,8 @@ async fn serializable_refuses_the_same_forced_race() {
 
 #[tokio::test]
 async fn a_command_abandoned_mid_transaction_is_rolled_back_by_the_next() {
-    let c = up("wl-abandon");
-    let url = eventstore_url(&c, "primary");
+    let c = TestCluster::stock("wl-abandon");
+    let url = c.eventstore_url("primary");
     prepare(&url, 1).await;
     let mut lib = Library::new(store(&url).await, store(&url).await, 9);
     lib.mode = AppendMode::AdvisoryLock;

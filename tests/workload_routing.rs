@@ -11,34 +11,7 @@ use estune::workload::{
     Routing,
 };
 use std::time::{Duration, Instant};
-use support::TestCluster;
-
-fn eventstore_url(c: &TestCluster, role: &str) -> String {
-    let url = c.url(role);
-    let base = url
-        .strip_suffix("/postgres")
-        .expect("a superuser URL ends in /postgres");
-    format!("{base}/eventstore")
-}
-
-async fn client(url: &str) -> tokio_postgres::Client {
-    estune::db::connect(url, Duration::from_secs(10))
-        .await
-        .unwrap()
-}
-
-fn up(tag: &str) -> TestCluster {
-    let c = TestCluster::new(tag);
-    c.up(&[
-        "--profile",
-        "stock",
-        "--pg-version",
-        "15",
-        "--memory",
-        "4GiB",
-    ]);
-    c
-}
+use support::{client, TestCluster};
 
 /// Committed transactions of the eventstore database on one server.
 async fn commits(url: &str) -> i64 {
@@ -104,8 +77,8 @@ async fn library(primary: &str, replica: &str, routing: Routing) -> Library {
 
 #[tokio::test]
 async fn queries_run_on_the_replica_unless_routed_to_the_primary() {
-    let c = up("wl-route");
-    let (p, r) = (eventstore_url(&c, "primary"), eventstore_url(&c, "replica"));
+    let c = TestCluster::stock("wl-route");
+    let (p, r) = (c.eventstore_url("primary"), c.eventstore_url("replica"));
     install_schema(&client(&p).await).await.unwrap();
     let mut lib = library(&p, &r, Routing::default()).await;
     lib.register_reader(&reader_id(1), "One").await.unwrap();
@@ -170,8 +143,8 @@ async fn queries_run_on_the_replica_unless_routed_to_the_primary() {
 
 #[tokio::test]
 async fn a_worker_runs_every_operation_and_maps_outcomes() {
-    let c = up("wl-worker");
-    let (p, r) = (eventstore_url(&c, "primary"), eventstore_url(&c, "replica"));
+    let c = TestCluster::stock("wl-worker");
+    let (p, r) = (c.eventstore_url("primary"), c.eventstore_url("replica"));
     install_schema(&client(&p).await).await.unwrap();
     caught_up(&p, &r).await;
     let mix = Mix {

@@ -8,35 +8,7 @@ use estune::workload::{
     book_id, reader_id, seed, verify_streams, CommandOutcome, EventStore, Library, SeedOptions,
     Streams, WorkloadError,
 };
-use std::time::Duration;
-use support::TestCluster;
-
-fn eventstore_url(c: &TestCluster, role: &str) -> String {
-    let url = c.url(role);
-    let base = url
-        .strip_suffix("/postgres")
-        .expect("a superuser URL ends in /postgres");
-    format!("{base}/eventstore")
-}
-
-async fn client(url: &str) -> tokio_postgres::Client {
-    estune::db::connect(url, Duration::from_secs(10))
-        .await
-        .unwrap()
-}
-
-fn up(tag: &str) -> TestCluster {
-    let c = TestCluster::new(tag);
-    c.up(&[
-        "--profile",
-        "stock",
-        "--pg-version",
-        "15",
-        "--memory",
-        "4GiB",
-    ]);
-    c
-}
+use support::{client, TestCluster};
 
 async fn count(c: &tokio_postgres::Client, sql: &str) -> i64 {
     c.query_one(sql, &[]).await.unwrap().get(0)
@@ -44,8 +16,8 @@ async fn count(c: &tokio_postgres::Client, sql: &str) -> i64 {
 
 #[tokio::test]
 async fn seeded_history_is_consistent_and_counts_match() {
-    let c = up("wl-seed");
-    let url = eventstore_url(&c, "primary");
+    let c = TestCluster::stock("wl-seed");
+    let url = c.eventstore_url("primary");
     let db = client(&url).await;
     let opts = SeedOptions {
         events: 20_000,
@@ -128,8 +100,8 @@ async fn seeded_history_is_consistent_and_counts_match() {
 #[tokio::test]
 #[ignore]
 async fn seed_rate_for_100k_events() {
-    let c = up("wl-seedrate");
-    let db = client(&eventstore_url(&c, "primary")).await;
+    let c = TestCluster::stock("wl-seedrate");
+    let db = client(&c.eventstore_url("primary")).await;
     let opts = SeedOptions {
         events: 100_000,
         books: 1_000,

@@ -12,15 +12,6 @@ use serde_json::json;
 use std::time::Duration;
 use support::TestCluster;
 
-/// The superuser URL pointed at the event store's database.
-fn eventstore_url(c: &TestCluster, role: &str) -> String {
-    let url = c.url(role);
-    let base = url
-        .strip_suffix("/postgres")
-        .expect("a superuser URL ends in /postgres");
-    format!("{base}/eventstore")
-}
-
 async fn store(url: &str) -> EventStore {
     EventStore::new(
         estune::db::connect(url, Duration::from_secs(10))
@@ -30,28 +21,15 @@ async fn store(url: &str) -> EventStore {
 }
 
 async fn library(c: &TestCluster) -> Library {
-    let primary = store(&eventstore_url(c, "primary")).await;
+    let primary = store(&c.eventstore_url("primary")).await;
     install_schema(primary.client()).await.unwrap();
-    let replica = store(&eventstore_url(c, "replica")).await;
+    let replica = store(&c.eventstore_url("replica")).await;
     Library::new(primary, replica, 1)
-}
-
-fn up(tag: &str) -> TestCluster {
-    let c = TestCluster::new(tag);
-    c.up(&[
-        "--profile",
-        "stock",
-        "--pg-version",
-        "15",
-        "--memory",
-        "4GiB",
-    ]);
-    c
 }
 
 #[tokio::test]
 async fn every_rule_of_every_command() {
-    let c = up("wl-rules");
+    let c = TestCluster::stock("wl-rules");
     let mut lib = library(&c).await;
     let (b1, b2, b9) = (book_id(1), book_id(2), book_id(9));
     let (r1, r2, r9) = (reader_id(1), reader_id(2), reader_id(9));
@@ -236,8 +214,8 @@ async fn every_rule_of_every_command() {
 
 #[tokio::test]
 async fn guarded_appends_and_snapshots() {
-    let c = up("wl-store");
-    let mut s = store(&eventstore_url(&c, "primary")).await;
+    let c = TestCluster::stock("wl-store");
+    let mut s = store(&c.eventstore_url("primary")).await;
     install_schema(s.client()).await.unwrap();
     install_schema(s.client()).await.unwrap(); // idempotent
     let f = Filter::of(vec![FilterItem::new(&["T"], &[("K", "a")], Match::AnyOf)]);

@@ -3,7 +3,6 @@
 use super::connect::ConnectArgs;
 use crate::apply::{self, ApplyOptions};
 use crate::report;
-use anyhow::Context;
 use clap::Args;
 use std::io::Write;
 use std::process::ExitCode;
@@ -57,11 +56,7 @@ pub struct ApplyArgs {
 }
 
 pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = super::runtime()?;
     rt.block_on(async move {
         let progress = |line: &str| eprintln!("{line}");
         let dir = a.connect.cluster.dir();

@@ -4,7 +4,6 @@ use super::connect::{ConnectArgs, Endpoints};
 use super::UsageError;
 use crate::bench::{self, Arrivals, BenchOptions, BenchProgressBar, RunHooks, StopToken};
 use crate::workload::{self, AppendMode, LibraryFactory, Mix, Route, SeedOptions, Streams};
-use anyhow::Context;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -126,14 +125,6 @@ pub struct SweepArgs {
     pub out: Option<PathBuf>,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
 fn need(ep: &Option<String>, what: &str) -> anyhow::Result<String> {
     ep.clone().ok_or_else(|| {
         UsageError(format!(
@@ -144,7 +135,7 @@ fn need(ep: &Option<String>, what: &str) -> anyhow::Result<String> {
 }
 
 pub fn seed(a: SeedArgs) -> anyhow::Result<ExitCode> {
-    runtime()?.block_on(async move {
+    super::runtime()?.block_on(async move {
         let ep = a.connect.endpoints()?;
         let url = ep.app[0].clone().expect("a primary is always known");
         let client = crate::db::connect(&url, Duration::from_secs(5)).await?;
@@ -251,7 +242,7 @@ fn on_ctrl_c(stop: StopToken) {
 }
 
 pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
-    runtime()?.block_on(async move {
+    super::runtime()?.block_on(async move {
         let o = options(&a.load, a.rate, a.closed_loop, a.label.clone())?;
         let ep = a.load.connect.endpoints()?;
         let f = factory(&a.load, &ep).await?;
@@ -362,7 +353,7 @@ fn verification_line(v: &bench::Verification) -> String {
 }
 
 pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
-    runtime()?.block_on(async move {
+    super::runtime()?.block_on(async move {
         let rates = bench::parse_rates(&a.rates).map_err(|e| UsageError(e.to_string()))?;
         let o = options(&a.load, rates.first().copied().unwrap_or(1.0), false, None)?;
         let ep = a.load.connect.endpoints()?;

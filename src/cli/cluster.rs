@@ -172,16 +172,8 @@ pub struct UpArgs {
     pub replica_port: Option<u16>,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
 pub fn run(cmd: ClusterCommand) -> anyhow::Result<ExitCode> {
-    let rt = runtime()?;
+    let rt = super::runtime()?;
     rt.block_on(async move {
         match cmd {
             ClusterCommand::Up(a) => up(a).await,

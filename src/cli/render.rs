@@ -101,10 +101,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         dsn: args.dsn.clone(),
         os_user: args.os_user.clone(),
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = super::runtime()?;
     let (catalog, notes) = rt.block_on(inputs::catalog(&req, &profile))?;
     for n in notes {
         eprintln!("note: {n}");

@@ -232,3 +232,34 @@ mod tests {
         }
     }
 }
+
+/// Short constructors for unit tests of the rules and the replay.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::LibraryEvent;
+
+    pub(crate) fn added(b: &str) -> LibraryEvent {
+        LibraryEvent::Added { book: b.into() }
+    }
+    pub(crate) fn removed(b: &str) -> LibraryEvent {
+        LibraryEvent::Removed { book: b.into() }
+    }
+    pub(crate) fn lent(b: &str, r: &str) -> LibraryEvent {
+        LibraryEvent::Lent {
+            book: b.into(),
+            reader: r.into(),
+        }
+    }
+    pub(crate) fn returned(b: &str, r: &str) -> LibraryEvent {
+        LibraryEvent::Returned {
+            book: b.into(),
+            reader: r.into(),
+        }
+    }
+    pub(crate) fn registered(r: &str) -> LibraryEvent {
+        LibraryEvent::Registered { reader: r.into() }
+    }
+    pub(crate) fn canceled(r: &str) -> LibraryEvent {
+        LibraryEvent::Canceled { reader: r.into() }
+    }
+}

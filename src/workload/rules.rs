@@ -179,34 +179,11 @@ pub fn cancel_reader_contract(events: &[LibraryEvent], reader_id: &str) -> Verdi
 
 #[cfg(test)]
 mod tests {
+    use super::super::events::fixtures::*;
     use super::*;
     use Rejection::*;
     use Verdict::*;
 
-    fn added(b: &str) -> LibraryEvent {
-        LibraryEvent::Added { book: b.into() }
-    }
-    fn removed(b: &str) -> LibraryEvent {
-        LibraryEvent::Removed { book: b.into() }
-    }
-    fn lent(b: &str, r: &str) -> LibraryEvent {
-        LibraryEvent::Lent {
-            book: b.into(),
-            reader: r.into(),
-        }
-    }
-    fn returned(b: &str, r: &str) -> LibraryEvent {
-        LibraryEvent::Returned {
-            book: b.into(),
-            reader: r.into(),
-        }
-    }
-    fn registered(r: &str) -> LibraryEvent {
-        LibraryEvent::Registered { reader: r.into() }
-    }
-    fn canceled(r: &str) -> LibraryEvent {
-        LibraryEvent::Canceled { reader: r.into() }
-    }
     fn holding_ten(r: &str) -> Vec<LibraryEvent> {
         (0..10).map(|i| lent(&format!("x{i}"), r)).collect()
     }

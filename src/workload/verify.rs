@@ -262,30 +262,12 @@ pub(crate) fn replay_for_tests(events: Vec<LibraryEvent>) -> Violations {
 
 #[cfg(test)]
 mod tests {
+    use super::super::events::fixtures::*;
     use super::*;
     use ViolationKind::*;
 
     fn replay(events: Vec<LibraryEvent>) -> Violations {
         replay_for_tests(events)
-    }
-
-    fn added(b: &str) -> LibraryEvent {
-        LibraryEvent::Added { book: b.into() }
-    }
-    fn lent(b: &str, r: &str) -> LibraryEvent {
-        LibraryEvent::Lent {
-            book: b.into(),
-            reader: r.into(),
-        }
-    }
-    fn returned(b: &str, r: &str) -> LibraryEvent {
-        LibraryEvent::Returned {
-            book: b.into(),
-            reader: r.into(),
-        }
-    }
-    fn registered(r: &str) -> LibraryEvent {
-        LibraryEvent::Registered { reader: r.into() }
     }
 
     #[test]

@@ -248,3 +248,35 @@ impl TestCluster {
         err
     }
 }
+
+impl TestCluster {
+    /// A pair with PostgreSQL's defaults on PostgreSQL 15, sized for 4 GiB.
+    pub fn stock(tag: &str) -> TestCluster {
+        let c = TestCluster::new(tag);
+        c.up(&[
+            "--profile",
+            "stock",
+            "--pg-version",
+            "15",
+            "--memory",
+            "4GiB",
+        ]);
+        c
+    }
+
+    /// The superuser URL pointed at the event store's database.
+    pub fn eventstore_url(&self, role: &str) -> String {
+        let url = self.url(role);
+        let base = url
+            .strip_suffix("/postgres")
+            .expect("a superuser URL ends in /postgres");
+        format!("{base}/eventstore")
+    }
+}
+
+/// A connection for a test (panics with the reason when it fails).
+pub async fn client(url: &str) -> tokio_postgres::Client {
+    estune::db::connect(url, std::time::Duration::from_secs(10))
+        .await
+        .unwrap()
+}

@@ -93,15 +93,7 @@ async fn reload_restart_and_rollback(major: u32) {
 
 #[tokio::test]
 async fn rejected_configuration_is_rolled_back() {
-    let c = TestCluster::new("reject");
-    c.up(&[
-        "--profile",
-        "stock",
-        "--pg-version",
-        "15",
-        "--memory",
-        "4GiB",
-    ]);
+    let c = TestCluster::stock("reject");
     let p = client(&c.url("primary")).await;
     p.batch_execute("CREATE TABLE keep (v int); INSERT INTO keep VALUES (42)")
         .await
@@ -136,15 +128,7 @@ async fn rejected_configuration_is_rolled_back() {
 
 #[tokio::test]
 async fn unmanaged_pair_gets_a_diff_and_alter_system() {
-    let c = TestCluster::new("dsn");
-    c.up(&[
-        "--profile",
-        "stock",
-        "--pg-version",
-        "15",
-        "--memory",
-        "4GiB",
-    ]);
+    let c = TestCluster::stock("dsn");
     let (p, r) = (c.url("primary"), c.url("replica"));
     let run = |extra: &[&str]| {
         let mut args = vec![

@@ -119,6 +119,17 @@ pub async fn run<F: WorkerFactory + 'static>(
         run_over.clone(),
         hooks.progress,
     ));
+    // The client's CPU clock when the measured window opens.
+    let window_cpu = {
+        let over = run_over.clone();
+        let at = start + options.warmup;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = sleep_until(at) => super::usage::cpu_time(),
+                _ = over.stopped() => None,
+            }
+        })
+    };
     let sampler_task = hooks
         .sampler
         .map(|s| tokio::spawn(s.run_until(start, run_over.clone())));
@@ -149,7 +160,9 @@ pub async fn run<F: WorkerFactory + 'static>(
         let _ = h.await;
     }
     let cancelled = count_cancelled(&queue_rx, options.warmup).await;
+    let cpu_at_end = super::usage::cpu_time();
     run_over.stop();
+    let window_cpu = window_cpu.await.ok().flatten();
     let interrupted = shared.stop.is_stopped();
     drop(shared);
     let aggregator = agg_task.await.expect("aggregator task panicked");
@@ -162,7 +175,12 @@ pub async fn run<F: WorkerFactory + 'static>(
         None => options.duration,
     };
     let (ops, total) = aggregator.summaries(measured.as_secs_f64());
+    let client = match (window_cpu, cpu_at_end) {
+        (Some(from), Some(to)) => super::usage::window(from, to, total.count),
+        _ => None,
+    };
     let summary = Summary {
+        client,
         mode: options.mode().to_string(),
         interrupted,
         measured_s: measured.as_secs_f64(),

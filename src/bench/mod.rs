@@ -13,6 +13,7 @@ mod sampler;
 mod schedule;
 mod sweep;
 mod table;
+mod usage;
 
 pub use aggregate::Progress;
 pub use engine::{run, RunHooks, StopToken};
@@ -31,3 +32,4 @@ pub use sampler::{
 pub use schedule::{MixChooser, OpenLoopSchedule};
 pub use sweep::{evaluate, parse_rates, sweep, SweepCriteria, SweepReport, SweepRow};
 pub use table::{headline, summary_table, sweep_table};
+pub use usage::ClientUsage;

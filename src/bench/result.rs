@@ -87,6 +87,9 @@ pub struct Summary {
     /// Events acknowledged as committed by all operations, warm-up
     /// included (compare with the growth of the events table).
     pub acknowledged_events: u64,
+    /// The client's own CPU over the measured window and its memory at the
+    /// end; null where the kernel would not say.
+    pub client: Option<super::ClientUsage>,
     pub total: OpSummary,
     pub ops: Vec<OpSummary>,
 }

@@ -95,9 +95,14 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 
 /// The async runtime every command runs on: two workers, like the machine.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    runtime_with(2)
+}
+
+/// A runtime of `threads` worker threads (at least one).
+fn runtime_with(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
     use anyhow::Context;
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(threads.max(1))
         .enable_all()
         .build()
         .context("cannot start the async runtime")

@@ -57,10 +57,27 @@ impl Op {
         }
     }
 
+    /// The short name accepted in `--mix` weights.
+    pub fn short(self) -> &'static str {
+        match self {
+            Op::AddBookCopy => "add",
+            Op::RemoveBookCopy => "remove",
+            Op::LendBookCopyToReader => "lend",
+            Op::ReturnBookCopyFromReader => "return",
+            Op::RegisterReader => "register",
+            Op::CancelReaderContract => "cancel",
+            Op::BooksInCirculation => "circulation",
+            Op::BooksLentByReader => "lent-by-reader",
+            Op::BooksLentOut => "lent-out",
+            Op::RegisteredReaders => "readers",
+        }
+    }
+
+    /// By full or short name, any case.
     pub fn from_name(name: &str) -> Option<Op> {
         Op::ALL
             .into_iter()
-            .find(|o| o.name().eq_ignore_ascii_case(name))
+            .find(|o| o.name().eq_ignore_ascii_case(name) || o.short().eq_ignore_ascii_case(name))
     }
 }
 
@@ -108,6 +125,80 @@ impl Mix {
             readers,
             ops,
         })
+    }
+
+    /// A mix from the command line: a name (`library-scale`), or weights
+    /// (`lend=40,return=40,add=10,remove=10`) over the ID space of
+    /// `worker-pool-2025` unless `books`/`readers` say otherwise. Weights
+    /// are relative; operation names are the commands and queries of
+    /// WORKLOAD.md or their short forms (see [`Op::short`]).
+    pub fn parse(
+        spec: &str,
+        books: Option<u64>,
+        readers: Option<u64>,
+    ) -> Result<Mix, WorkloadError> {
+        let spec = spec.trim();
+        let mut mix = if spec.contains('=') {
+            let mut ops: Vec<(Op, f64)> = Vec::new();
+            for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let (name, weight) = part.split_once('=').ok_or_else(|| {
+                    WorkloadError::Invalid(format!("mix entry `{part}`: write OPERATION=WEIGHT"))
+                })?;
+                let op = Op::from_name(name.trim()).ok_or_else(|| {
+                    WorkloadError::Invalid(format!(
+                        "mix entry `{part}`: no operation `{}`; the operations are {}",
+                        name.trim(),
+                        Op::ALL
+                            .map(|o| format!("{} ({})", o.short(), o.name()))
+                            .join(", ")
+                    ))
+                })?;
+                let w: f64 = weight.trim().parse().map_err(|_| {
+                    WorkloadError::Invalid(format!(
+                        "mix entry `{part}`: `{}` is not a number",
+                        weight.trim()
+                    ))
+                })?;
+                if !w.is_finite() || w < 0.0 {
+                    return Err(WorkloadError::Invalid(format!(
+                        "mix entry `{part}`: a weight is a number of 0 or more"
+                    )));
+                }
+                if ops.iter().any(|(o, _)| *o == op) {
+                    return Err(WorkloadError::Invalid(format!(
+                        "mix entry `{part}`: {} is weighted twice",
+                        op.name()
+                    )));
+                }
+                ops.push((op, w));
+            }
+            if ops.iter().map(|(_, w)| w).sum::<f64>() <= 0.0 {
+                return Err(WorkloadError::Invalid(format!(
+                    "mix `{spec}`: the weights add up to 0; give at least one operation a weight above 0"
+                )));
+            }
+            let base = Mix::named("worker-pool-2025")?;
+            Mix {
+                name: spec.to_string(),
+                books: base.books,
+                readers: base.readers,
+                ops,
+            }
+        } else {
+            Mix::named(spec)?
+        };
+        if let Some(b) = books {
+            mix.books = b;
+        }
+        if let Some(r) = readers {
+            mix.readers = r;
+        }
+        if mix.books == 0 || mix.readers == 0 {
+            return Err(WorkloadError::Invalid(
+                "a mix needs at least one book and one reader (--books, --readers)".into(),
+            ));
+        }
+        Ok(mix)
     }
 
     pub fn entries(&self) -> Vec<MixEntry> {
@@ -426,9 +517,47 @@ mod tests {
     }
 
     #[test]
+    fn mixes_from_the_command_line() {
+        let m = Mix::parse("lend=3, return=1", None, None).unwrap();
+        assert_eq!(
+            m.ops,
+            vec![
+                (Op::LendBookCopyToReader, 3.0),
+                (Op::ReturnBookCopyFromReader, 1.0)
+            ]
+        );
+        assert_eq!((m.books, m.readers), (1_000, 100));
+        let m = Mix::parse("BooksLentByReader=1,add=0.5", Some(7), Some(3)).unwrap();
+        assert_eq!(
+            m.ops,
+            vec![(Op::BooksLentByReader, 1.0), (Op::AddBookCopy, 0.5)]
+        );
+        assert_eq!((m.books, m.readers), (7, 3));
+        let m = Mix::parse("library-scale", None, Some(50)).unwrap();
+        assert_eq!((m.books, m.readers), (60_000, 50));
+        let bad = [
+            ("lend", "unknown mix"),
+            ("lend=x", "not a number"),
+            ("lend=-1", "0 or more"),
+            ("lend=inf", "0 or more"),
+            ("borrow=1", "no operation `borrow`"),
+            ("lend=1,lend=2", "weighted twice"),
+            ("lend=0", "add up to 0"),
+            ("lend=1,oops", "OPERATION=WEIGHT"),
+        ];
+        for (spec, want) in bad {
+            let e = Mix::parse(spec, None, None).unwrap_err().to_string();
+            assert!(e.contains(want), "{spec}: {e}");
+        }
+        let e = Mix::parse("lend=1", Some(0), None).unwrap_err().to_string();
+        assert!(e.contains("--books"), "{e}");
+    }
+
+    #[test]
     fn op_names_round_trip() {
         for op in Op::ALL {
             assert_eq!(Op::from_name(op.name()), Some(op));
+            assert_eq!(Op::from_name(op.short()), Some(op));
         }
     }
 

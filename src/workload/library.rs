@@ -5,7 +5,7 @@
 //! How the read+append pair is protected is the append mode, so a run can
 //! show what each protection costs and what it buys.
 
-use super::events::{self, fnv1a, LibraryEvent, NewEvent, StoredEvent};
+use super::events::{self, fnv1a, LibraryEvent, NewEvent};
 use super::events::{ADDED, CANCELED, LENT, REGISTERED, REMOVED, RETURNED};
 use super::filter::{Filter, FilterItem, Match};
 use super::rules::{self, Rejection, Verdict};
@@ -149,6 +149,14 @@ pub struct Library {
 }
 
 /// A one-item boundary: these types, any of these predicates.
+/// LendBookCopyToReader's boundary: the copy's and the reader's history.
+pub fn lend_filter(book: &str, reader: &str) -> Filter {
+    item(
+        &[ADDED, REMOVED, LENT, RETURNED, REGISTERED, CANCELED],
+        &[("BookID", book), ("ReaderID", reader)],
+    )
+}
+
 fn item(types: &[&str], preds: &[(&str, &str)]) -> Filter {
     Filter::of(vec![FilterItem::new(types, preds, Match::AnyOf)])
 }
@@ -201,10 +209,7 @@ impl Library {
         let (b, r) = (book.to_string(), reader.to_string());
         let ids = json!({"BookID": book, "ReaderID": reader});
         self.run(Command {
-            filter: item(
-                &[ADDED, REMOVED, LENT, RETURNED, REGISTERED, CANCELED],
-                &[("BookID", book), ("ReaderID", reader)],
-            ),
+            filter: lend_filter(book, reader),
             decide: Box::new(move |e| rules::lend(e, &b, &r)),
             success: NewEvent::new(LENT, ids.clone()),
             failed_type: events::LENDING_FAILED,
@@ -329,9 +334,9 @@ impl Library {
     }
 
     /// The boundary's events and max sequence number on the query route.
-    async fn read(&mut self, filter: &Filter) -> Result<(Vec<StoredEvent>, i64), WorkloadError> {
+    async fn read(&mut self, filter: &Filter) -> Result<(Vec<LibraryEvent>, i64), WorkloadError> {
         let route = self.routing.queries;
-        self.store(route).query(filter).await
+        self.store(route).query_domain(filter).await
     }
 
     /// The store's last sequence number as the query route sees it.
@@ -354,7 +359,7 @@ impl Library {
         let f = item(&[ADDED, REMOVED, LENT, RETURNED], &[]).after(since_sequence);
         let (evs, max) = self.read(&f).await?;
         let mut books = BTreeSet::new();
-        for e in evs.iter().map(LibraryEvent::of) {
+        for e in evs {
             match e {
                 LibraryEvent::Added { book } => {
                     books.insert(book);
@@ -374,7 +379,7 @@ impl Library {
     ) -> Result<(Vec<String>, i64), WorkloadError> {
         let f = item(&[LENT, RETURNED], &[("ReaderID", reader)]);
         let (evs, max) = self.read(&f).await?;
-        let lent = lent_out(&evs);
+        let lent = lent_out(evs);
         Ok((lent.into_keys().collect(), max))
     }
 
@@ -385,7 +390,7 @@ impl Library {
     ) -> Result<(Vec<(String, String)>, i64), WorkloadError> {
         let f = item(&[LENT, RETURNED], &[]).after(since_sequence);
         let (evs, max) = self.read(&f).await?;
-        Ok((lent_out(&evs).into_iter().collect(), max))
+        Ok((lent_out(evs).into_iter().collect(), max))
     }
 
     pub async fn registered_readers(
@@ -395,7 +400,7 @@ impl Library {
         let f = item(&[REGISTERED, CANCELED], &[]).after(since_sequence);
         let (evs, max) = self.read(&f).await?;
         let mut readers = BTreeSet::new();
-        for e in evs.iter().map(LibraryEvent::of) {
+        for e in evs {
             match e {
                 LibraryEvent::Registered { reader } => {
                     readers.insert(reader);
@@ -410,9 +415,9 @@ impl Library {
     }
 }
 
-fn lent_out(evs: &[StoredEvent]) -> BTreeMap<String, String> {
+fn lent_out(evs: Vec<LibraryEvent>) -> BTreeMap<String, String> {
     let mut lent = BTreeMap::new();
-    for e in evs.iter().map(LibraryEvent::of) {
+    for e in evs {
         match e {
             LibraryEvent::Lent { book, reader } => {
                 lent.insert(book, reader);
@@ -443,8 +448,7 @@ async fn read_decide_append(
     store: &mut EventStore,
     cmd: &Command,
 ) -> Result<Attempt, WorkloadError> {
-    let (evs, max) = store.query(&cmd.filter).await?;
-    let domain: Vec<LibraryEvent> = evs.iter().map(LibraryEvent::of).collect();
+    let (domain, max) = store.query_domain(&cmd.filter).await?;
     let (event, outcome) = match (cmd.decide)(&domain) {
         Verdict::NoOp => return Ok(Attempt::Done(CommandOutcome::NoOp)),
         Verdict::Append => (cmd.success.clone(), CommandOutcome::Appended(1)),

@@ -19,12 +19,12 @@ pub use events::{
 pub use factory::{LibraryFactory, LibraryWorker, Mix, Op};
 pub use filter::{Filter, FilterItem, Match, Param};
 pub use library::{
-    AppendMode, CommandOutcome, CommandResult, Library, RetryPolicy, Route, Routing,
+    lend_filter, AppendMode, CommandOutcome, CommandResult, Library, RetryPolicy, Route, Routing,
 };
 pub use rules::{Rejection, Verdict};
 pub use schema::{install_schema, EVENT_INDEXES};
-pub use seed::{seed, seed_with_progress, SeedOptions, SeedReport};
-pub use store::{EventStore, Snapshot};
+pub use seed::{seed, seed_with, seed_with_progress, SeedOptions, SeedReport};
+pub use store::{append_one_sql, query_sql, EventStore, Snapshot};
 pub use verify::{verify_streams, Streams, ViolationKind, Violations};
 
 use thiserror::Error;
@@ -41,7 +41,7 @@ pub enum WorkloadError {
     NotEmpty,
     #[error("invalid workload option: {0}")]
     Invalid(String),
-    #[error("unknown mix `{name}`; the named mixes are worker-pool-2025 and library-scale")]
+    #[error("unknown mix `{name}`; the named mixes are worker-pool-2025 and library-scale, or give weights such as lend=40,return=40,add=10,remove=10")]
     UnknownMix { name: String },
     #[error("cannot connect to the {role}")]
     Connect {

@@ -4,13 +4,14 @@
 //! shape, so a workload of a handful of shapes prepares a handful of
 //! statements however many IDs it touches.
 
-use super::events::{NewEvent, StoredEvent};
+use super::events::{LibraryEvent, NewEvent, StoredEvent};
 use super::filter::{Filter, Param};
 use super::WorkloadError;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::HashMap;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{FromSql, ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
 
 const SELECT: &str =
@@ -29,6 +30,136 @@ pub struct Snapshot {
     pub sequence_number: i64,
     pub data: Value,
     pub created_at: DateTime<Utc>,
+}
+
+/// A json or jsonb value's text, borrowed from the row.
+struct RawJson<'a>(&'a [u8]);
+
+impl<'a> FromSql<'a> for RawJson<'a> {
+    fn from_sql(
+        ty: &Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        if *ty == Type::JSONB {
+            // jsonb's binary form: a version byte, then the text.
+            match raw.split_first() {
+                Some((1, text)) => Ok(RawJson(text)),
+                _ => Err("unsupported jsonb encoding version".into()),
+            }
+        } else {
+            Ok(RawJson(raw))
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSON || *ty == Type::JSONB
+    }
+}
+
+/// The two IDs of a payload; other keys are skipped without allocating.
+#[derive(Default, serde::Deserialize)]
+struct Ids<'a> {
+    #[serde(
+        rename = "BookID",
+        borrow,
+        default,
+        deserialize_with = "string_or_none"
+    )]
+    book: Option<Cow<'a, str>>,
+    #[serde(
+        rename = "ReaderID",
+        borrow,
+        default,
+        deserialize_with = "string_or_none"
+    )]
+    reader: Option<Cow<'a, str>>,
+}
+
+/// A string, or None for any other JSON value (as `Value::as_str`),
+/// borrowed when it has no escapes; other values are skipped in place.
+fn string_or_none<'de, D>(d: D) -> Result<Option<Cow<'de, str>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v)))
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut a: A,
+        ) -> Result<Self::Value, A::Error> {
+            while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut a: A,
+        ) -> Result<Self::Value, A::Error> {
+            while a
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// The boundary query of `filter` and its parameters: the text every
+/// command and query sends (`scripts/bench/lend.pgbench` mirrors it).
+pub fn query_sql(filter: &Filter) -> (String, Vec<Param>) {
+    let (cond, params) = filter.to_sql(1);
+    (format!("{SELECT}{cond} ORDER BY sequence_number"), params)
+}
+
+fn context_cte(cond: &str) -> String {
+    format!("WITH context AS (SELECT MAX(sequence_number) AS max_seq FROM events WHERE {cond})")
+}
+
+/// The conditional append of one event under `filter`'s boundary: the
+/// filter's parameters, then type, time, payload, metadata and the
+/// expected max sequence number.
+pub fn append_one_sql(filter: &Filter) -> (String, Vec<Param>) {
+    let (cond, params) = filter.to_sql(1);
+    let n = params.len();
+    let (t, o, p, m, x) = (n + 1, n + 2, n + 3, n + 4, n + 5);
+    let sql = format!(
+        "{} INSERT INTO events (event_type, occurred_at, payload, metadata) \
+         SELECT ${t}::text, ${o}::timestamptz, ${p}::jsonb, ${m}::jsonb FROM context \
+         WHERE COALESCE(max_seq, 0) = ${x}::bigint",
+        context_cte(&cond)
+    );
+    (sql, params)
 }
 
 pub(crate) fn db(
@@ -96,8 +227,7 @@ impl EventStore {
         &mut self,
         filter: &Filter,
     ) -> Result<(Vec<StoredEvent>, i64), WorkloadError> {
-        let (cond, params) = filter.to_sql(1);
-        let sql = format!("{SELECT}{cond} ORDER BY sequence_number");
+        let (sql, params) = query_sql(filter);
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
         let rows = self.rows(&sql, &refs).await?;
         let events: Vec<StoredEvent> = rows
@@ -111,6 +241,35 @@ impl EventStore {
             })
             .collect();
         let max = events.last().map_or(0, |e| e.sequence_number);
+        Ok((events, max))
+    }
+
+    /// The boundary as the domain sees it, and its max sequence number: the
+    /// same statement as [`EventStore::query`], but each row is read in
+    /// place (type and the two IDs) instead of building JSON trees of the
+    /// payload and metadata. What commands and read-side queries use.
+    pub async fn query_domain(
+        &mut self,
+        filter: &Filter,
+    ) -> Result<(Vec<LibraryEvent>, i64), WorkloadError> {
+        let (sql, params) = query_sql(filter);
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
+        let rows = self.rows(&sql, &refs).await?;
+        let mut events = Vec::with_capacity(rows.len());
+        let mut max = 0;
+        for r in &rows {
+            let event_type: &str = r.try_get(0).map_err(db("reading event_type"))?;
+            let payload: RawJson = r.try_get(2).map_err(db("reading payload"))?;
+            // A payload that is not an object of strings reads as no IDs,
+            // like `LibraryEvent::parse` on a tree.
+            let ids: Ids = serde_json::from_slice(payload.0).unwrap_or_default();
+            events.push(LibraryEvent::from_parts(
+                event_type,
+                ids.book.map(Cow::into_owned),
+                ids.reader.map(Cow::into_owned),
+            ));
+            max = r.try_get(4).map_err(db("reading sequence_number"))?;
+        }
         Ok((events, max))
     }
 
@@ -129,18 +288,12 @@ impl EventStore {
         let (cond, params) = filter.to_sql(1);
         let n = params.len();
         let (t, o, p, m, x) = (n + 1, n + 2, n + 3, n + 4, n + 5);
-        let context = format!(
-            "WITH context AS (SELECT MAX(sequence_number) AS max_seq FROM events WHERE {cond})"
-        );
+        let context = context_cte(&cond);
         let mut refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
         let expected_ref: &(dyn ToSql + Sync) = &expected;
         if let [e] = events {
             // One event: the original's statement.
-            let sql = format!(
-                "{context} INSERT INTO events (event_type, occurred_at, payload, metadata) \
-                 SELECT ${t}::text, ${o}::timestamptz, ${p}::jsonb, ${m}::jsonb FROM context \
-                 WHERE COALESCE(max_seq, 0) = ${x}::bigint"
-            );
+            let sql = append_one_sql(filter).0;
             refs.extend([
                 &e.event_type as &(dyn ToSql + Sync),
                 &e.occurred_at,
@@ -242,5 +395,58 @@ impl EventStore {
         let sql = "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k";
         let keys = keys.to_vec();
         self.rows(sql, &[&keys]).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_read_in_place_as_the_tree_reads_them() {
+        let cases = [
+            (
+                r#"{"BookID":"b1","ReaderID":"r1","Title":"x"}"#,
+                Some("b1"),
+                Some("r1"),
+            ),
+            (
+                r#"{"Nested":{"BookID":"no"},"BookID":"b\u0031"}"#,
+                Some("b1"),
+                None,
+            ),
+            (r#"{"BookID":7,"ReaderID":null}"#, None, None),
+            (r#"{"ReaderID":["r"]}"#, None, None),
+            (r#"{}"#, None, None),
+        ];
+        for (text, book, reader) in cases {
+            let ids: Ids = serde_json::from_slice(text.as_bytes()).unwrap();
+            assert_eq!(ids.book.as_deref(), book, "{text}");
+            assert_eq!(ids.reader.as_deref(), reader, "{text}");
+            // The same answer as the tree-based parse.
+            let tree: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(
+                LibraryEvent::parse(super::super::events::LENT, &tree),
+                LibraryEvent::from_parts(
+                    super::super::events::LENT,
+                    ids.book.map(Cow::into_owned),
+                    ids.reader.map(Cow::into_owned)
+                ),
+                "{text}"
+            );
+        }
+        // Not an object of IDs: no IDs, as the caller reads it.
+        for text in [&b"[1,2]"[..], b"\"x\"", b"{\"BookID\":"] {
+            let ids: Ids = serde_json::from_slice(text).unwrap_or_default();
+            assert!(ids.book.is_none() && ids.reader.is_none());
+        }
+    }
+
+    #[test]
+    fn raw_json_strips_the_jsonb_version() {
+        let r = RawJson::from_sql(&Type::JSONB, b"\x01{\"a\":1}").unwrap();
+        assert_eq!(r.0, b"{\"a\":1}");
+        assert!(RawJson::from_sql(&Type::JSONB, b"\x02{}").is_err());
+        assert_eq!(RawJson::from_sql(&Type::JSON, b"{}").unwrap().0, b"{}");
     }
 }

@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod bench;
 pub mod catalog;
+pub mod check;
 pub mod cli;
 pub mod cluster;
 pub mod db;

@@ -3,6 +3,7 @@
 
 mod apply;
 mod bench;
+mod check;
 mod cluster;
 mod connect;
 mod plan_args;
@@ -58,6 +59,9 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Run bench at several rates and report the highest sustainable one
     Sweep(bench::SweepArgs),
+    /// Check a bench result (and a baseline) against success criteria
+    /// from a TOML file: a table of verdicts, exit 0 when all pass
+    Check(check::CheckArgs),
 }
 
 /// An error the user caused by what they typed or wrote: exit code 2.
@@ -73,6 +77,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
             || c.is::<crate::tune::TuneError>()
             || c.is::<crate::tune::ValidationErrors>()
             || c.is::<crate::render::RenderError>()
+            || c.is::<crate::check::CheckError>()
             || matches!(
                 c.downcast_ref::<crate::inputs::InputError>(),
                 Some(
@@ -125,6 +130,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Seed(args) => bench::seed(args),
         Command::Bench(args) => bench::bench(args),
         Command::Sweep(args) => bench::sweep(args),
+        Command::Check(args) => check::run(args),
     }
 }
 

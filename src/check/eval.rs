@@ -296,7 +296,7 @@ fn ms(us: u64) -> f64 {
 }
 
 fn pct(part: u64, whole: u64) -> Option<f64> {
-    (whole > 0).then(|| part as f64 / whole as f64 * 100.0)
+    (whole > 0).then(|| part as f64 * 100.0 / whole as f64)
 }
 
 fn latency_stat(l: &LatencyStats, stat: &str) -> f64 {

@@ -238,9 +238,15 @@ pub fn parse_require(text: &str, unit: Unit) -> Result<Require, String> {
         }
         scale
     };
+    // Dividing keeps 5223us exactly the 5.223 ms a latency of 5223 µs is.
+    let value = if matches!(written, "us" | "µs" | "μs") {
+        value / 1000.0
+    } else {
+        value * scale
+    };
     Ok(Require {
         cmp,
-        value: value * scale,
+        value,
         unit,
         text: text.trim().to_string(),
     })
@@ -268,8 +274,16 @@ impl Ctx<'_> {
 pub fn parse_criteria(file: &str, text: &str) -> Result<Criteria, CheckError> {
     let de = toml::Deserializer::new(text);
     let raw: RawFile = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
+        // toml::Spanned shows in the path; readers want the key.
+        let path = e
+            .path()
+            .to_string()
+            .replace(".$__serde_spanned_private_value", "");
         let inner = e.into_inner();
+        let mut message = inner.message().trim().to_string();
+        if path.ends_with(".require") && message.starts_with("invalid type") {
+            message.push_str("; write the requirement as a string, e.g. require = \">= 300/s\"");
+        }
         let (line, col) = inner
             .span()
             .map(|s| line_col(text, s.start))
@@ -279,7 +293,7 @@ pub fn parse_criteria(file: &str, text: &str) -> Result<Criteria, CheckError> {
             line,
             col,
             key: (path != "." && !path.is_empty()).then_some(path),
-            message: inner.message().trim().to_string(),
+            message,
         }
     })?;
     if raw.criterion.is_empty() {

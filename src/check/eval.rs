@@ -140,7 +140,8 @@ fn outcome(c: &Criterion, subject: Option<String>, m: Measure) -> Outcome {
         },
         Ok((v, text)) => {
             let pass = r.cmp.holds(v, r.value);
-            let margin = r.cmp.margin(v, r.value);
+            // + 0.0 turns a -0 (an `=` met exactly) into 0.
+            let margin = r.cmp.margin(v, r.value) + 0.0;
             Outcome {
                 measured: Some(v),
                 measured_text: text,

@@ -766,3 +766,19 @@ fn results_of_another_kind_are_refused() {
         assert!(e.starts_with("r.json: ") && e.contains(want), "{text}: {e}");
     }
 }
+
+#[test]
+fn the_readme_lists_every_metric() {
+    let readme = include_str!("../../README.md");
+    let section = readme
+        .split("## `estune check`")
+        .nth(1)
+        .expect("README has a section `estune check`");
+    for m in CATALOG {
+        assert!(
+            section.contains(&format!("| `{}` |", m.name)),
+            "README, section `estune check`, does not list metric `{}`",
+            m.name
+        );
+    }
+}

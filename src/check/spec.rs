@@ -281,6 +281,11 @@ pub fn parse_criteria(file: &str, text: &str) -> Result<Criteria, CheckError> {
             .replace(".$__serde_spanned_private_value", "");
         let inner = e.into_inner();
         let mut message = inner.message().trim().to_string();
+        if !path.contains('.') && message.starts_with("unknown field") {
+            message.push_str(
+                "; a criteria file holds only [[criterion]] tables (name, metric, require)",
+            );
+        }
         if path.ends_with(".require") && message.starts_with("invalid type") {
             message.push_str("; write the requirement as a string, e.g. require = \">= 300/s\"");
         }

@@ -162,7 +162,10 @@ fn malformed_files_are_refused_with_file_line_col() {
             "[[criterion]]\nname = \"x\"\nmetric = \"count\"\nrequire = 0\n",
             "t.toml:4:11: at `criterion[0].require`: invalid type: integer `0`, expected a string",
         ),
-        ("title = \"x\"\n", "t.toml:1:1: at `title`: unknown field `title`"),
+        (
+            "title = \"x\"\n",
+            "t.toml:1:1: at `title`: unknown field `title`, expected `criterion`; a criteria file holds only [[criterion]] tables",
+        ),
         ("", "t.toml: no criteria"),
         // meaning
         (
@@ -781,4 +784,32 @@ fn the_readme_lists_every_metric() {
             m.name
         );
     }
+}
+
+#[test]
+fn notes_say_when_the_figures_need_care() {
+    let c = one("improvement.latency.p50", "", ">= 40%");
+    let b = parse_result("before.json", BEFORE).unwrap();
+    // The fixtures ran the same load: nothing to say.
+    assert_eq!(
+        evaluate(&c, &result(), Some(&b)).notes,
+        Vec::<String>::new()
+    );
+    let mut r = result();
+    r.summary.interrupted = true;
+    r.summary.measured_s = 7.0;
+    r.metadata.rate = 300.0;
+    r.metadata.mix[0].weight = 1.0;
+    let notes = evaluate(&c, &r, Some(&b)).notes;
+    assert_eq!(notes.len(), 3, "{notes:?}");
+    assert!(
+        notes[0].contains("interrupted: 7 s measured of 15 s"),
+        "{notes:?}"
+    );
+    assert!(
+        notes[1]
+            .contains("the baseline ran open-loop at 50 ops/s, this result open-loop at 300 ops/s"),
+        "{notes:?}"
+    );
+    assert!(notes[2].contains("mix"), "{notes:?}");
 }

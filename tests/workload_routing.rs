@@ -188,9 +188,10 @@ async fn a_worker_runs_every_operation_and_maps_outcomes() {
         }
     }
 
-    // Returns give back what the worker lent. One copy and 50 registered
-    // readers: every lend succeeds, and a return drawn at random would hit
-    // the right reader once in 50; ten rounds in a row tell them apart.
+    // Returns give back what the pool lent, whichever worker lent it. One
+    // copy and 50 registered readers: every lend succeeds, and a return
+    // drawn at random would hit the right reader once in 50; ten rounds in
+    // a row, alternating which worker lends, tell them apart.
     let pair = Mix {
         name: "lend-return".into(),
         books: 1,
@@ -200,11 +201,9 @@ async fn a_worker_runs_every_operation_and_maps_outcomes() {
             (Op::ReturnBookCopyFromReader, 1.0),
         ],
     };
-    let mut worker = LibraryFactory::new(&p, &r, pair)
-        .unwrap()
-        .worker(2)
-        .await
-        .unwrap();
+    let factory = LibraryFactory::new(&p, &r, pair).unwrap();
+    let mut worker = factory.worker(2).await.unwrap();
+    let mut other = factory.worker(3).await.unwrap();
     for n in 1..=50 {
         worker
             .library
@@ -214,11 +213,16 @@ async fn a_worker_runs_every_operation_and_maps_outcomes() {
     }
     worker.library.add_book_copy(&book_id(1)).await.unwrap();
     for round in 0..10 {
+        let (lender, returner) = if round % 2 == 0 {
+            (&mut worker, &mut other)
+        } else {
+            (&mut other, &mut worker)
+        };
         assert!(
-            matches!(worker.run(0).await, Outcome::Ok { events: 1, .. }),
+            matches!(lender.run(0).await, Outcome::Ok { events: 1, .. }),
             "round {round}: lend"
         );
-        let back = worker.run(1).await;
+        let back = returner.run(1).await;
         assert!(
             matches!(back, Outcome::Ok { events: 1, .. }),
             "round {round}: the loan is returned, got {back:?}"

@@ -4,10 +4,12 @@
 
 mod support;
 
+use estune::bench::{Outcome, Worker, WorkerFactory};
 use estune::workload::{
     book_id, reader_id, seed, verify_streams, CommandOutcome, EventStore, Library, SeedOptions,
     Streams, WorkloadError,
 };
+use estune::workload::{LibraryFactory, Mix};
 use support::{client, TestCluster};
 
 async fn count(c: &tokio_postgres::Client, sql: &str) -> i64 {
@@ -93,6 +95,22 @@ async fn seeded_history_is_consistent_and_counts_match() {
     assert_eq!(r.outcome, CommandOutcome::NoOp);
     let r = lib.add_book_copy(&book_id(1)).await.unwrap();
     assert_eq!(r.outcome, CommandOutcome::NoOp);
+
+    // A load run starts from the copies the seed left lent: as many loans
+    // as the projection shows, and every one of them returns cleanly.
+    let (open, _) = lib.books_lent_out(None).await.unwrap();
+    assert!(!open.is_empty());
+    let mix = Mix::parse("lend=1,return=1", Some(1_000), Some(100)).unwrap();
+    let factory = LibraryFactory::new(&url, &url, mix).unwrap();
+    assert_eq!(factory.prime_loans(&db).await.unwrap(), open.len());
+    let mut worker = factory.worker(0).await.unwrap();
+    for _ in 0..20 {
+        let back = worker.run(1).await;
+        assert!(matches!(back, Outcome::Ok { events: 1, .. }), "{back:?}");
+    }
+    // A mix without returns does not read the loans at all.
+    let lends = LibraryFactory::new(&url, &url, Mix::parse("lend=1", None, None).unwrap()).unwrap();
+    assert_eq!(lends.prime_loans(&db).await.unwrap(), 0);
 }
 
 /// The seed rate (run with `cargo test --release --test workload_seed --

@@ -99,7 +99,12 @@ type Measure = Result<(f64, String), String>;
 pub fn evaluate(criteria: &Criteria, result: &RunResult, baseline: Option<&RunResult>) -> Report {
     let mut outcomes = Vec::new();
     for c in &criteria.criteria {
-        for (subject, m) in measure(c, result, baseline) {
+        let mut rows = measure(c, result, baseline);
+        if rows.is_empty() {
+            // Never a criterion that silently passes by having no subject.
+            rows.push((None, Err("the result lists no operation kinds".into())));
+        }
+        for (subject, m) in rows {
             outcomes.push(outcome(c, subject, m));
         }
     }

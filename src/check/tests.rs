@@ -650,6 +650,14 @@ fn evaluation_table() {
             vec![(None, Verdict::Unknown, None)],
         ),
         (
+            "spike",
+            "factor = 5\nop = \"*\"",
+            "= 0",
+            |r| r.summary.ops.clear(),
+            None,
+            vec![(None, Verdict::Unknown, None)],
+        ),
+        (
             "verification.missing_events",
             "",
             "= 0",

@@ -232,7 +232,9 @@ async fn factory(l: &LoadArgs, ep: &Endpoints) -> anyhow::Result<Arc<LibraryFact
             .into());
         }
     }
-    workload::install_schema(&crate::db::connect(&primary, Duration::from_secs(5)).await?).await?;
+    let client = crate::db::connect(&primary, Duration::from_secs(5)).await?;
+    workload::install_schema(&client).await?;
+    f.prime_loans(&client).await?;
     Ok(Arc::new(f))
 }
 

@@ -3,7 +3,7 @@
 //! worker that runs one operation and maps the domain's result onto the
 //! engine's `Outcome` (rejections and conflicts are outcomes, not errors).
 
-use super::events::{book_id, reader_id};
+use super::events::{book_id, reader_id, LENT, RETURNED};
 use super::library::{AppendMode, CommandOutcome, CommandResult, Library, RetryPolicy, Routing};
 use super::store::EventStore;
 use super::WorkloadError;
@@ -230,7 +230,15 @@ pub struct LibraryFactory {
     /// numbers (changes, not the full projection), as WORKLOAD.md suggests.
     pub type_query_window: Option<i64>,
     entries: Vec<MixEntry>,
+    /// Copies lent by any worker and not yet returned, oldest first: a
+    /// return picks one of these, as a real reader returns a book they
+    /// hold. Shared by the pool, so one worker's lend can be another's
+    /// return; drawn at random instead, a return in a large ID space is
+    /// nearly always a rejection (the reader does not hold that copy).
+    loans: Loans,
 }
+
+type Loans = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<(String, String)>>>;
 
 impl LibraryFactory {
     pub fn new(
@@ -259,7 +267,46 @@ impl LibraryFactory {
             connect_timeout: Duration::from_secs(5),
             seed: 0x5eed,
             type_query_window: None,
+            loans: Loans::default(),
         })
+    }
+
+    /// Fills the pool's loans with copies the store shows lent and not
+    /// returned (up to the pool's memory, in random order), so returns in
+    /// the first seconds give back books that seeding lent instead of
+    /// falling back to random copies. Reads every lend and return once:
+    /// call it before the run. Returns how many loans it found.
+    pub async fn prime_loans(
+        &self,
+        primary: &tokio_postgres::Client,
+    ) -> Result<usize, WorkloadError> {
+        if !self
+            .mix
+            .ops
+            .iter()
+            .any(|(op, w)| *op == Op::ReturnBookCopyFromReader && *w > 0.0)
+        {
+            return Ok(0);
+        }
+        let rows = primary
+            .query(
+                "SELECT payload->>'BookID', payload->>'ReaderID' FROM (
+                   SELECT DISTINCT ON (payload->>'BookID') event_type, payload FROM events
+                   WHERE event_type = ANY($1)
+                   ORDER BY payload->>'BookID', sequence_number DESC) last
+                 WHERE event_type = $2 AND payload ? 'ReaderID'
+                 ORDER BY random() LIMIT $3",
+                &[&vec![LENT, RETURNED], &LENT, &(MAX_LOANS as i64)],
+            )
+            .await
+            .map_err(super::store::db("reading the open loans"))?;
+        let mut loans = self.loans.lock().unwrap_or_else(|p| p.into_inner());
+        loans.clear();
+        loans.extend(
+            rows.iter()
+                .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1))),
+        );
+        Ok(loans.len())
     }
 
     async fn open(&self, id: usize) -> Result<LibraryWorker, WorkloadError> {
@@ -284,7 +331,7 @@ impl LibraryFactory {
             window: self.type_query_window,
             last_seen: 0,
             windowed: 0,
-            loans: std::collections::VecDeque::new(),
+            loans: self.loans.clone(),
         })
     }
 }
@@ -312,16 +359,13 @@ pub struct LibraryWorker {
     /// The highest sequence number this worker has seen a query return.
     last_seen: i64,
     windowed: u64,
-    /// Copies this worker lent and nobody returned yet, oldest first: a
-    /// return picks one of these, as a real reader returns a book they hold.
-    /// Drawn at random instead, a return in a large ID space is nearly
-    /// always a rejection (the reader does not hold that copy).
-    loans: std::collections::VecDeque<(String, String)>,
+    /// The pool's open loans (see `LibraryFactory`).
+    loans: Loans,
 }
 
-/// Loans a worker remembers; older ones are forgotten (and may be returned
+/// Loans the pool remembers; older ones are forgotten (and may be returned
 /// by nobody, as in life).
-const MAX_LOANS: usize = 1_000;
+const MAX_LOANS: usize = 10_000;
 
 impl LibraryWorker {
     fn book(&mut self) -> String {
@@ -371,15 +415,23 @@ impl LibraryWorker {
                 let (b, (_, r)) = (self.book(), self.reader());
                 let result = self.library.lend(&b, &r).await?;
                 if matches!(result.outcome, CommandOutcome::Appended(n) if n > 0) {
-                    if self.loans.len() == MAX_LOANS {
-                        self.loans.pop_front();
+                    // A poisoned lock only means another worker panicked
+                    // mid-push; the queue itself is still whole.
+                    let mut loans = self.loans.lock().unwrap_or_else(|p| p.into_inner());
+                    if loans.len() == MAX_LOANS {
+                        loans.pop_front();
                     }
-                    self.loans.push_back((b, r));
+                    loans.push_back((b, r));
                 }
                 command_outcome(result)
             }
             Op::ReturnBookCopyFromReader => {
-                let (b, r) = match self.loans.pop_front() {
+                let held = self
+                    .loans
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .pop_front();
+                let (b, r) = match held {
                     Some(loan) => loan,
                     None => (self.book(), self.reader().1),
                 };

@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod cluster;
 pub mod db;
+pub mod health;
 pub mod inputs;
 pub mod machine;
 pub mod pgbin;

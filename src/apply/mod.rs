@@ -49,7 +49,7 @@ type Progress<'a> = &'a (dyn Fn(&str) + Sync);
 /// The plan for a managed cluster: resources from flags, the profile, or
 /// what the cluster was made with; access names and networks of the
 /// cluster (they are part of what exists, not of the profile).
-fn plan_for_cluster(
+pub fn plan_for_cluster(
     o: &ApplyOptions,
     state: &ClusterState,
     catalog: &Catalog,

@@ -6,6 +6,7 @@ mod bench;
 mod check;
 mod cluster;
 mod connect;
+mod health;
 mod plan_args;
 mod render;
 
@@ -62,6 +63,10 @@ pub enum Command {
     /// Check a bench result (and a baseline) against success criteria
     /// from a TOML file: a table of verdicts, exit 0 when all pass
     Check(check::CheckArgs),
+    /// Probe both servers (connections, cache, replication, vacuum,
+    /// wraparound, checkpoints, locks, settings, memory) and judge each
+    /// figure against thresholds: OK, WARN, CRIT or UNKNOWN
+    Health(health::HealthArgs),
 }
 
 /// An error the user caused by what they typed or wrote: exit code 2.
@@ -131,6 +136,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::bench(args),
         Command::Sweep(args) => bench::sweep(args),
         Command::Check(args) => check::run(args),
+        Command::Health(args) => health::run(args),
     }
 }
 

@@ -1,0 +1,116 @@
+//! What only a managed cluster can tell: memory use and OOM kills from its
+//! backend, and the plan of the profile last applied (its worst-case
+//! memory budget, and drift of the live settings from it).
+
+use super::snapshot::*;
+use crate::apply::{self, diff};
+use crate::catalog::Catalog;
+use crate::cluster::{ops, ClusterState, StateDir};
+use crate::tune::Role;
+use std::time::Duration;
+
+/// Fills `memory` of each server and the drift part of `config`.
+pub async fn add_cluster_facts(
+    snap: &mut Snapshot,
+    state: &ClusterState,
+    dir: &StateDir,
+    timeout: Duration,
+) {
+    let plan = plan_of(snap, state, dir, timeout).await;
+    let backend = ops::open_backend(state, dir);
+    for s in &mut snap.servers {
+        let node = state.node(s.role);
+        let mut m = Memory {
+            budget_limit_bytes: node.memory,
+            ..Default::default()
+        };
+        match &backend {
+            Ok(b) => match tokio::time::timeout(timeout, b.runtime(node)).await {
+                Ok(Ok(rt)) => {
+                    m.usage_bytes = rt.memory_usage;
+                    m.limit_bytes = rt.memory_limit;
+                    m.oom_killed = rt.oom_killed;
+                }
+                Ok(Err(e)) => m.note = Some(format!("memory use unknown: {e}")),
+                Err(_) => {
+                    m.note = Some("memory use unknown: the backend did not answer in time".into())
+                }
+            },
+            Err(e) => m.note = Some(format!("memory use unknown: {e}")),
+        }
+        if let Ok((plan, _)) = &plan {
+            m.budget_bytes = Some(plan.role(s.role).budget.total);
+        }
+        s.memory = Some(m);
+    }
+    let config = snap.config.get_or_insert_with(ConfigCheck::default);
+    config.profile = Some(state.profile.clone());
+    config.plan_hash = Some(state.plan_hash.clone());
+    match plan {
+        Ok((_, drift)) => config.drift = drift,
+        Err(e) => config.drift_note = Some(e),
+    }
+}
+
+/// The plan of the profile last applied, rebuilt against the primary's
+/// catalog, and the settings whose live value differs from it.
+async fn plan_of(
+    snap: &Snapshot,
+    state: &ClusterState,
+    dir: &StateDir,
+    timeout: Duration,
+) -> Result<(crate::tune::Plan, Vec<Drift>), String> {
+    let why = |e: &dyn std::fmt::Display| format!("drift not checked: {e}");
+    let search = Some(std::path::Path::new("profiles")).filter(|p| p.is_dir());
+    let profile = crate::profile::load(&state.profile, search)
+        .map_err(|e| why(&format!("profile {} cannot be loaded: {e}", state.profile)))?;
+    let secrets = dir.load_secrets(&state.name).map_err(|e| why(&e))?;
+    let mut clients = Vec::new();
+    for s in &snap.servers {
+        if s.unreachable.is_some() {
+            continue;
+        }
+        let dsn = crate::cluster::bringup::superuser_conninfo(state.node(s.role), &secrets);
+        let c = crate::db::connect(&dsn, timeout)
+            .await
+            .map_err(|e| why(&e))?;
+        clients.push((s.role, c));
+    }
+    let primary = clients
+        .iter()
+        .find(|(r, _)| *r == Role::Primary)
+        .or(clients.first())
+        .ok_or_else(|| why(&"no server answers"))?;
+    let catalog = Catalog::from_client(
+        &primary.1,
+        &format!(
+            "{} 127.0.0.1:{}",
+            primary.0,
+            state.node(primary.0).host_port
+        ),
+    )
+    .await
+    .map_err(|e| why(&e))?;
+    let o = apply::ApplyOptions {
+        profile,
+        memory: None,
+        cpus: None,
+        allow_overcommit: true,
+        dry_run: true,
+        templates: None,
+    };
+    let plan = apply::plan_for_cluster(&o, state, &catalog).map_err(|e| why(&e))?;
+    let mut drift = Vec::new();
+    for (role, c) in &clients {
+        let live = diff::live(c).await.map_err(|e| why(&e))?;
+        for ch in diff::diff(plan.role(*role), &live, &catalog) {
+            drift.push(Drift {
+                role: role.to_string(),
+                name: ch.name,
+                live: ch.live,
+                planned: ch.planned,
+            });
+        }
+    }
+    Ok((plan, drift))
+}

@@ -98,8 +98,17 @@ pub fn summary_table(r: &RunResult) -> String {
         t.add_row(op_row(o));
     }
     t.add_row(op_row(&r.summary.total));
+    let client = match &r.summary.client {
+        Some(c) => format!(
+            "client: {:.2} s CPU in the window ({:.3} s per 1,000 ops), {:.1} MiB resident\n",
+            c.cpu_s,
+            c.cpu_s_per_1000_ops,
+            c.rss_bytes as f64 / (1u64 << 20) as f64
+        ),
+        None => String::new(),
+    };
     format!(
-        "{}\nlatency from intended start unless marked service\n{t}\n",
+        "{}\nlatency from intended start unless marked service\n{t}\n{client}",
         headline(r)
     )
 }

@@ -50,6 +50,7 @@ pub struct SeedArgs {
     /// Add to a store that already holds events instead of refusing
     #[arg(long)]
     pub append: bool,
+    /// Seed of the generated history: the same seed writes the same events
     #[arg(long, default_value = "1")]
     pub seed: u64,
 }
@@ -95,6 +96,8 @@ pub struct LoadArgs {
     /// read and append on the primary; a replica cannot take appends)
     #[arg(long, value_name = "KIND=ROLE")]
     pub route: Vec<String>,
+    /// Seed of the operation choice, the IDs and Poisson arrivals: the same
+    /// seed repeats the same run
     #[arg(long, default_value = "1")]
     pub seed: u64,
     /// Client threads. One drives thousands of operations a second here and

@@ -124,7 +124,7 @@ async fn probe_server(t: &Target, timeout: Duration) -> ServerSnapshot {
             });
         }
         Ok(client) => {
-            if tokio::time::timeout(timeout, collect(&client, &mut s))
+            if tokio::time::timeout(timeout, collect(&client, &mut s, timeout))
                 .await
                 .is_err()
             {
@@ -150,7 +150,18 @@ fn keep<T>(s: &mut ServerSnapshot, area: &str, r: Result<T, String>) -> Option<T
     }
 }
 
-async fn collect(c: &Client, s: &mut ServerSnapshot) {
+async fn collect(c: &Client, s: &mut ServerSnapshot, timeout: Duration) {
+    // A probe must not queue behind a lock (sizes and GIN lists take one)
+    // nor outlive its budget on the server.
+    let limits = c
+        .query(
+            "SELECT set_config('lock_timeout', '200ms', false), \
+                    set_config('statement_timeout', $1, false)",
+            &[&format!("{}ms", timeout.as_millis())],
+        )
+        .await
+        .map_err(err);
+    keep(s, "session", limits);
     let basics = keep(s, "server", basics(c).await);
     let Some((version, num, recovery, db, lsn)) = basics else {
         return;

@@ -228,7 +228,8 @@ pub struct Slot {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct TableHealth {
     pub table: String,
-    pub total_bytes: i64,
+    /// Null when the table was locked exclusively at the time.
+    pub total_bytes: Option<i64>,
     pub live_tuples: i64,
     pub dead_tuples: i64,
     pub mod_since_analyze: i64,

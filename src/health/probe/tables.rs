@@ -12,7 +12,7 @@ pub const SEQUENCE: &str = "events_sequence_number_seq";
 pub async fn tables(c: &Client) -> Result<Vec<TableHealth>, String> {
     let rows = c
         .query(
-            "SELECT relname::text, pg_total_relation_size(relid), n_live_tup, n_dead_tup, \
+            "SELECT relname::text, NULL::int8, n_live_tup, n_dead_tup, \
                     n_mod_since_analyze, n_ins_since_vacuum, \
                     last_vacuum::text, last_autovacuum::text, \
                     last_analyze::text, last_autoanalyze::text, \
@@ -23,7 +23,7 @@ pub async fn tables(c: &Client) -> Result<Vec<TableHealth>, String> {
         )
         .await
         .map_err(err)?;
-    Ok(rows
+    let mut out: Vec<TableHealth> = rows
         .iter()
         .map(|r| TableHealth {
             table: r.get(0),
@@ -41,7 +41,21 @@ pub async fn tables(c: &Client) -> Result<Vec<TableHealth>, String> {
             analyze_count: r.get(12),
             autoanalyze_count: r.get(13),
         })
-        .collect())
+        .collect();
+    // The size takes a lock on the table: a table locked exclusively (by
+    // a migration, say) has no size this time rather than a stalled probe
+    // (lock_timeout is set on the probe's session).
+    for t in &mut out {
+        t.total_bytes = c
+            .query_one(
+                "SELECT pg_total_relation_size(to_regclass($1))",
+                &[&t.table],
+            )
+            .await
+            .ok()
+            .and_then(|r| r.get(0));
+    }
+    Ok(out)
 }
 
 fn ident(s: &str) -> String {

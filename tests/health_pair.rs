@@ -1,0 +1,331 @@
+//! `estune health` on a real primary + streaming replica, through the
+//! binary: an idle pair with nothing to report, commits that rise after
+//! writes, replay paused on the replica (WARN, then CRIT with a tighter
+//! threshold, OK again after resuming), a replica whose WAL receiver was
+//! cut off (CRIT on both sides), servers that are down or refuse the
+//! login (the other still reported, Nagios exit codes), bad input (exit
+//! 2), and --watch with rates per second on PostgreSQL 18.
+
+mod support;
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use support::{client, free_port, TestCluster};
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited, not killed")
+}
+
+/// The status of the finding of `server` whose check starts with `check`.
+fn status(doc: &Value, server: &str, check: &str) -> String {
+    let hits: Vec<&Value> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["server"] == server && f["check"].as_str().unwrap().starts_with(check))
+        .collect();
+    assert_eq!(hits.len(), 1, "{server} {check}: {hits:#?}");
+    hits[0]["status"].as_str().unwrap().to_string()
+}
+
+fn not_ok(doc: &Value) -> Vec<&Value> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] != "OK")
+        .collect()
+}
+
+fn server<'a>(doc: &'a Value, role: &str) -> &'a Value {
+    doc["snapshot"]["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["role"] == role)
+        .unwrap_or_else(|| panic!("no {role} in {doc:#}"))
+}
+
+/// Runs `health` until `done` holds, or 30 s passed; returns the last.
+fn health_until(c: &TestCluster, args: &[&str], done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut all = vec!["health", "--format", "json"];
+        all.extend_from_slice(args);
+        let doc = json(&c.run(&all));
+        if done(&doc) || Instant::now() > deadline {
+            return doc;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+async fn write_wal(url: &str, rows: i32) {
+    client(url)
+        .await
+        .batch_execute(&format!(
+            "CREATE TABLE IF NOT EXISTS filler (v text);
+             INSERT INTO filler SELECT repeat('x', 1000) FROM generate_series(1, {rows});
+             SELECT pg_stat_force_next_flush(); SELECT 1;"
+        ))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_of_a_pair_on_postgres_15() {
+    let c = TestCluster::stock("health15");
+    let (primary, replica) = (c.url("primary"), c.url("replica"));
+
+    // Idle and caught up: nothing to report, and no lag finding.
+    let out = c.run(&["health", "--format", "json"]);
+    let doc = json(&out);
+    println!("PG 15 idle pair: all probes took {} ms", doc["probe_ms"]);
+    assert_eq!(code(&out), 0, "{:#?}", not_ok(&doc));
+    assert_eq!(doc["status"], "OK");
+    for role in ["primary", "replica"] {
+        let s = server(&doc, role);
+        assert!(
+            s["unreachable"].is_null() && s["errors"].as_array().unwrap().is_empty(),
+            "{s:#}"
+        );
+        assert!(
+            s["label"].as_str().unwrap().ends_with("/eventstore"),
+            "{}",
+            s["label"]
+        );
+    }
+    let p = server(&doc, "primary");
+    assert_eq!(p["senders"][0]["state"], "streaming");
+    assert_eq!(p["slots"]["slots"][0]["active"], true);
+    let r = server(&doc, "replica");
+    assert_eq!(r["receiver"]["status"], "streaming");
+    assert_eq!(status(&doc, "replica", "lag_bytes"), "OK");
+    assert_eq!(status(&doc, "replica", "replay_delay"), "OK");
+    assert_eq!(status(&doc, "pair", "drift"), "OK");
+    assert!(r["memory"]["usage_bytes"].as_u64().unwrap() > 0);
+    let text = c.ok(&["health"]);
+    assert!(
+        text.contains("primary 127.0.0.1:") && text.contains("replica 127.0.0.1:"),
+        "{text}"
+    );
+    assert!(text.contains("overall OK"), "{text}");
+
+    // Writes raise the commit counter.
+    let commits = p["counters"]["commits"].as_i64().unwrap();
+    let writer = c.eventstore_url("primary");
+    write_wal(&writer, 10).await;
+    let doc = health_until(&c, &[], |d| {
+        server(d, "primary")["counters"]["commits"]
+            .as_i64()
+            .unwrap()
+            > commits
+    });
+    assert!(
+        server(&doc, "primary")["counters"]["commits"]
+            .as_i64()
+            .unwrap()
+            > commits
+    );
+
+    // Replay paused on the replica: the byte gap grows.
+    let rc = client(&replica).await;
+    rc.batch_execute("SELECT pg_wal_replay_pause()")
+        .await
+        .unwrap();
+    write_wal(&writer, 2000).await;
+    let warn = [
+        "--set",
+        "replication.lag_bytes_warn=256kB",
+        "--set",
+        "replication.lag_bytes_crit=1GB",
+    ];
+    let out = c.run(&[&["health", "--format", "nagios"][..], &warn].concat());
+    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(code(&out), 1, "{line}");
+    assert!(line.starts_with("ESTUNE HEALTH WARNING - "), "{line}");
+    assert!(
+        line.contains("WARN replica lag_bytes") && line.contains("replay_paused"),
+        "{line}"
+    );
+    assert!(line.contains("'replica_lag_bytes'="), "perfdata: {line}");
+    let out = c.run(&[
+        "health",
+        "--format",
+        "nagios",
+        "--set",
+        "replication.lag_bytes_crit=512kB",
+    ]);
+    assert_eq!(code(&out), 2, "{}", String::from_utf8_lossy(&out.stdout));
+    rc.batch_execute("SELECT pg_wal_replay_resume()")
+        .await
+        .unwrap();
+    let doc = health_until(&c, &warn, |d| d["status"] == "OK");
+    assert_eq!(doc["status"], "OK", "{:#?}", not_ok(&doc));
+
+    // The WAL receiver cut off: no standby on the primary, none on the replica.
+    rc.batch_execute("ALTER SYSTEM SET primary_conninfo = ''")
+        .await
+        .unwrap();
+    rc.batch_execute("SELECT pg_reload_conf()").await.unwrap();
+    let doc = health_until(&c, &warn, |d| {
+        server(d, "replica")["receiver"]["status"].is_null()
+    });
+    write_wal(&writer, 2000).await;
+    let doc2 = health_until(&c, &warn, |d| status(d, "replica", "lag_bytes") != "OK");
+    assert_eq!(status(&doc, "replica", "wal_receiver"), "CRIT");
+    assert_eq!(
+        status(&doc2, "replica", "lag_bytes"),
+        "WARN",
+        "{:#?}",
+        not_ok(&doc2)
+    );
+    assert_eq!(status(&doc2, "primary", "standbys"), "CRIT");
+    assert_eq!(status(&doc2, "primary", "slot"), "WARN", "inactive slot");
+    assert_eq!(doc2["exit_code"], 2);
+
+    // Down, refused login, a replica alone (plain connection strings).
+    let down = format!("postgresql://postgres:x@127.0.0.1:{}/postgres", free_port());
+    let out = c.run(&[
+        "health",
+        "--format",
+        "json",
+        "--primary",
+        &primary,
+        "--replica",
+        &down,
+    ]);
+    let doc = json(&out);
+    assert_eq!(code(&out), 2);
+    assert_eq!(status(&doc, "replica", "reachable"), "CRIT");
+    assert!(
+        server(&doc, "primary")["connections"]["total"]
+            .as_i64()
+            .unwrap()
+            >= 1
+    );
+    let password = replica
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('@')
+        .next()
+        .unwrap();
+    let wrong = replica.replace(password, "wrong-password");
+    let out = c.run(&["health", "--format", "nagios", "--replica", &wrong]);
+    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(code(&out), 3, "{line}");
+    assert!(
+        line.starts_with("ESTUNE HEALTH UNKNOWN") && !line.contains("wrong-password"),
+        "{line}"
+    );
+    let doc = json(&c.run(&["health", "--format", "json", "--replica", &replica]));
+    assert_eq!(doc["snapshot"]["servers"].as_array().unwrap().len(), 1);
+    assert_eq!(server(&doc, "replica")["in_recovery"], true);
+
+    // Bad input: exit 2 with the reason.
+    for args in [
+        &["health", "--set", "replication.lag=1MB"][..],
+        &["health", "--set", "locks.wait_warn=5"],
+        &["health", "--watch", "1s", "--format", "nagios"],
+        &["health", "--thresholds", "/nonexistent/health.toml"],
+    ] {
+        let out = c.run(args);
+        assert_eq!(
+            code(&out),
+            2,
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).starts_with("error: "),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn health_of_a_pair_on_postgres_18_and_watch() {
+    let c = TestCluster::new("health18");
+    c.up(&[
+        "--profile",
+        "stock",
+        "--pg-version",
+        "18",
+        "--memory",
+        "4GiB",
+    ]);
+    let out = c.run(&["health", "--format", "json"]);
+    let doc = json(&out);
+    println!("PG 18 idle pair: all probes took {} ms", doc["probe_ms"]);
+    assert_eq!(code(&out), 0, "{:#?}", not_ok(&doc));
+    for role in ["primary", "replica"] {
+        let s = server(&doc, role);
+        assert!(s["errors"].as_array().unwrap().is_empty(), "{s:#}");
+        assert_eq!(s["version_num"].as_i64().unwrap() / 10000, 18);
+        assert_eq!(s["checkpoints"]["source"], "pg_stat_checkpointer");
+        assert!(s["checkpoints"]["buffers_backend"].is_i64(), "pg_stat_io");
+    }
+
+    // --watch: one JSON document a refresh, rates from the second on,
+    // until Ctrl-C.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_estune"))
+        .args([
+            "health",
+            "--watch",
+            "1s",
+            "--format",
+            "json",
+            "--cluster",
+            &c.name,
+        ])
+        .args(["--state-dir", c.state_dir().to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || {
+        rx.recv_timeout(Duration::from_secs(20))
+            .expect("a refresh within 20 s")
+    };
+    let first: Value = serde_json::from_str(&next()).unwrap();
+    let second: Value = serde_json::from_str(&next()).unwrap();
+    assert!(first["snapshot"]["interval_s"].is_null());
+    assert!(second["snapshot"]["interval_s"].as_f64().unwrap() > 0.5);
+    assert!(
+        server(&second, "primary")["rates"]["commits"].is_f64(),
+        "{second:#}"
+    );
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "--watch did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(0));
+}

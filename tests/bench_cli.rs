@@ -115,8 +115,20 @@ fn seed_then_bench_writes_a_result() {
     assert_eq!(doc["schema"], "estune.bench/1");
     assert_eq!(doc["metadata"]["label"], "t");
     assert!(doc["summary"]["total"]["count"].as_u64().unwrap() > 0);
+    let samples = doc["server_samples"].as_array().unwrap();
+    assert!(!samples.is_empty(), "server samples taken during the run");
+    // Sampled on the event store's database: its table and its cache.
     assert!(
-        !doc["server_samples"].as_array().unwrap().is_empty(),
-        "server samples taken during the run"
+        samples
+            .iter()
+            .all(|s| s["primary"]["events_table"].is_object()),
+        "{samples:#?}"
+    );
+    assert!(
+        samples
+            .iter()
+            .skip(1)
+            .any(|s| s["primary"]["cache_hit_ratio"].is_number()),
+        "{samples:#?}"
     );
 }

@@ -24,7 +24,8 @@ pub struct ConnectArgs {
 pub struct Endpoints {
     /// As the application: the event-store database and role.
     pub app: [Option<String>; 2],
-    /// As a superuser, for samplers and health probes.
+    /// As a superuser on the application's database, for samplers and
+    /// health probes.
     pub admin: [Option<String>; 2],
 }
 
@@ -43,7 +44,10 @@ impl ConnectArgs {
         }
         let dir = self.cluster.dir();
         let state = dir.load(&self.cluster.cluster)?;
-        let url = |role, superuser| ops::url(&state, &dir, role, superuser, true).map(Some);
+        // The superuser on the event store's database: the samplers and
+        // probes read its tables' statistics and its cache hit ratio.
+        let db = Some(state.database.as_str());
+        let url = |role, superuser| ops::url_on(&state, &dir, role, superuser, true, db).map(Some);
         Ok(Endpoints {
             app: [url(Role::Primary, false)?, url(Role::Replica, false)?],
             admin: [url(Role::Primary, true)?, url(Role::Replica, true)?],

@@ -297,15 +297,32 @@ pub fn url(
     superuser: bool,
     with_password: bool,
 ) -> anyhow::Result<String> {
+    url_on(state, dir, role, superuser, with_password, None)
+}
+
+/// `url`, on `database` instead of the role's own (the superuser's is
+/// `postgres`; samplers and health probes want the event store's).
+pub fn url_on(
+    state: &ClusterState,
+    dir: &StateDir,
+    role: Role,
+    superuser: bool,
+    with_password: bool,
+    database: Option<&str>,
+) -> anyhow::Result<String> {
     let node = state.node(role);
     let secrets = dir.load_secrets(&state.name)?;
     let (user, pw, db) = if superuser {
-        ("postgres", secrets.superuser, "postgres")
+        (
+            "postgres",
+            secrets.superuser,
+            database.unwrap_or("postgres"),
+        )
     } else {
         (
             state.app_user.as_str(),
             secrets.app,
-            state.database.as_str(),
+            database.unwrap_or(state.database.as_str()),
         )
     };
     let auth = if with_password {

@@ -4,7 +4,8 @@
 //! threshold, OK again after resuming), a replica whose WAL receiver was
 //! cut off (CRIT on both sides), servers that are down or refuse the
 //! login (the other still reported, Nagios exit codes), bad input (exit
-//! 2), and --watch with rates per second on PostgreSQL 18.
+//! 2), settings drifting from the profile and waiting for a restart, and
+//! --watch with rates per second on PostgreSQL 18.
 
 mod support;
 

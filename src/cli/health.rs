@@ -131,8 +131,15 @@ fn targets(a: &HealthArgs) -> anyhow::Result<Plan> {
 
 async fn sample(p: &Plan, timeout: Duration) -> Snapshot {
     let mut snap = health::probe_pair(&p.targets, timeout).await;
-    if let Some((state, dir)) = &p.cluster {
-        health::add_cluster_facts(&mut snap, state, dir, timeout).await;
+    match &p.cluster {
+        Some((state, dir)) => health::add_cluster_facts(&mut snap, state, dir, timeout).await,
+        None => {
+            if let Some(c) = snap.config.as_mut() {
+                c.drift_note = Some(
+                    "drift is checked on managed clusters (--cluster), whose last applied profile estune knows".into(),
+                );
+            }
+        }
     }
     snap
 }

@@ -83,7 +83,16 @@ pub fn table_text(snap: &Snapshot, findings: &[Finding]) -> String {
                     .iter()
                     .map(|(w, n)| format!("{}={n}", if w.is_empty() { "running" } else { w }))
                     .collect();
-                head += &format!("\nconnections by wait event: {}", waits.join(", "));
+                let states: Vec<String> = c
+                    .by_state
+                    .iter()
+                    .map(|(st, n)| format!("{}={n}", if st.is_empty() { "?" } else { st }))
+                    .collect();
+                head += &format!(
+                    "\nconnections by state: {}; by wait event: {}",
+                    states.join(", "),
+                    waits.join(", ")
+                );
             }
             (s.role.to_string(), head)
         })

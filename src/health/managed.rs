@@ -16,7 +16,11 @@ pub async fn add_cluster_facts(
     dir: &StateDir,
     timeout: Duration,
 ) {
-    let plan = plan_of(snap, state, dir, timeout).await;
+    // Connecting again, reading the catalog and both servers' settings:
+    // bounded like the probes, so a server that stalls now cannot hang.
+    let plan = tokio::time::timeout(timeout * 2, plan_of(snap, state, dir, timeout))
+        .await
+        .unwrap_or_else(|_| Err("drift not checked: the servers did not answer in time".into()));
     let backend = ops::open_backend(state, dir);
     for s in &mut snap.servers {
         let node = state.node(s.role);
@@ -111,6 +115,32 @@ async fn plan_of(
                 planned: ch.planned,
             });
         }
+        drift.extend(altered(plan.role(*role), &live, &catalog));
     }
     Ok((plan, drift))
+}
+
+/// Settings changed with ALTER SYSTEM that the plan leaves at their
+/// default (`diff` leaves postgresql.auto.conf to pg_basebackup's
+/// replication settings, which are not drift either).
+fn altered(plan: &crate::tune::RolePlan, live: &diff::Live, catalog: &Catalog) -> Vec<Drift> {
+    const REPLICATION_SETUP: [&str; 2] = ["primary_conninfo", "primary_slot_name"];
+    live.iter()
+        .filter(|(name, l)| {
+            l.sourcefile
+                .as_deref()
+                .is_some_and(|f| f.ends_with("postgresql.auto.conf"))
+                && !REPLICATION_SETUP.contains(&name.as_str())
+                && plan.get(name).is_none()
+        })
+        .filter_map(|(name, l)| {
+            let param = catalog.get(name)?;
+            (!catalog.same(name, &l.setting, &param.boot_val)).then(|| Drift {
+                role: plan.role.to_string(),
+                name: name.clone(),
+                live: format!("{} (ALTER SYSTEM)", catalog.display(name, &l.setting)),
+                planned: format!("default ({})", catalog.display(name, &param.boot_val)),
+            })
+        })
+        .collect()
 }

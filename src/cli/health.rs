@@ -196,13 +196,20 @@ async fn watch(
     let mut status = health::Status::Unknown;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // One stream for the whole loop: a Ctrl-C while probing is kept for
+    // the next select instead of being lost.
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("listening for Ctrl-C")?;
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            _ = sigint.recv() => break,
             _ = tick.tick() => {}
         }
         let at = std::time::Instant::now();
-        let mut snap = sample(p, a.timeout).await;
+        let mut snap = tokio::select! {
+            _ = sigint.recv() => break,
+            s = sample(p, a.timeout) => s,
+        };
         if let Some((prev, when)) = &last {
             snap = health::with_rates(prev, snap, at.duration_since(*when).as_secs_f64());
         }

@@ -135,12 +135,17 @@ impl Out<'_> {
     /// Perfdata for `label`, thresholds of `key` scaled to the value's unit.
     fn perf(&self, label: &str, key: &str, value: f64, uom: &'static str, scale: f64) -> Perf {
         let (w, c) = self.pair(key);
+        // Bytes and counts are whole numbers in perfdata.
+        let whole = |v: f64| match uom {
+            "s" | "%" => v,
+            _ => v.round(),
+        };
         Perf {
             label: perf_label(&self.server, label),
             value,
             uom,
-            warn: Some(w * scale),
-            crit: Some(c * scale),
+            warn: Some(whole(w * scale)),
+            crit: Some(whole(c * scale)),
         }
     }
 }

@@ -30,7 +30,12 @@ pub(super) fn tables(o: &mut Out, s: &ServerSnapshot) {
     }
     let key = "tables.dead_tuples";
     let min = o.t.get("tables.min_tuples");
-    for x in &s.tables {
+    // A standby's tuple counters stay at zero: vacuum runs on the primary.
+    let judged = match s.in_recovery {
+        Some(true) => &[][..],
+        _ => &s.tables[..],
+    };
+    for x in judged {
         let all = (x.live_tuples + x.dead_tuples) as f64;
         let ratio = if all > 0.0 {
             x.dead_tuples as f64 / all

@@ -280,6 +280,14 @@ fn health_of_a_pair_on_postgres_18_and_watch() {
         assert!(s["checkpoints"]["buffers_backend"].is_i64(), "pg_stat_io");
     }
 
+    // --interval: two samples, rates per second between them.
+    let doc = json(&c.run(&["health", "--format", "json", "--interval", "1s"]));
+    assert!(doc["snapshot"]["interval_s"].as_f64().unwrap() >= 1.0);
+    for role in ["primary", "replica"] {
+        let rates = &server(&doc, role)["rates"];
+        assert!(rates["commits"].as_f64().unwrap() >= 0.0, "{rates:#}");
+    }
+
     // --watch: one JSON document a refresh, rates from the second on,
     // until Ctrl-C.
     let mut child = Command::new(env!("CARGO_BIN_EXE_estune"))

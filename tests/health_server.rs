@@ -282,3 +282,23 @@ async fn a_stopped_server_is_crit_a_bad_password_unknown_and_nothing_hangs() {
     );
     assert!(f[0].value.contains("connection refused"), "{}", f[0].value);
 }
+
+#[tokio::test]
+async fn a_server_that_never_answers_costs_the_timeout_not_a_hang() {
+    // Accepts connections (the kernel does) but never speaks.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let t = Target {
+        role: Role::Replica,
+        dsn: format!("postgresql://postgres:x@127.0.0.1:{port}/postgres"),
+    };
+    let s = health::probe_pair(&[t], Duration::from_millis(500)).await;
+    let f = health::evaluate(&s, &Thresholds::defaults().unwrap());
+    assert_eq!(
+        (f[0].check.as_str(), f[0].status),
+        ("reachable", Status::Crit)
+    );
+    assert!(f[0].value.contains("no answer"), "{}", f[0].value);
+    assert!(!f[0].value.contains(":x@"), "no password in output");
+    drop(silent);
+}

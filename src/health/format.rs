@@ -221,3 +221,99 @@ pub fn nagios_line(findings: &[Finding]) -> String {
         perf.join(" ")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::rules::Perf;
+
+    fn finding(server: &str, check: &str, status: Status, rec: &str) -> Finding {
+        Finding {
+            server: server.into(),
+            area: "replication".into(),
+            check: check.into(),
+            status,
+            value: "20 MiB | x".into(),
+            threshold: "warn 16MB / crit 256MB".into(),
+            recommendation: rec.into(),
+            perf: Some(Perf {
+                label: format!("{server}_{check}"),
+                value: 20971520.0,
+                uom: "B",
+                warn: Some(16777216.0),
+                crit: Some(268435456.0),
+            }),
+        }
+    }
+
+    #[test]
+    fn nagios_line_word_summary_and_perfdata() {
+        let cases = [
+            (
+                vec![Status::Ok, Status::Ok],
+                "ESTUNE HEALTH OK - 2 checks OK | ",
+            ),
+            (
+                vec![Status::Ok, Status::Warn],
+                "ESTUNE HEALTH WARNING - WARN replica c1: 20 MiB / x | ",
+            ),
+            (
+                vec![Status::Warn, Status::Crit],
+                "ESTUNE HEALTH CRITICAL - CRIT replica c1: 20 MiB / x; WARN replica c0",
+            ),
+            (
+                vec![Status::Unknown],
+                "ESTUNE HEALTH UNKNOWN - UNKNOWN replica c0",
+            ),
+        ];
+        for (statuses, want) in cases {
+            let fs: Vec<Finding> = statuses
+                .iter()
+                .enumerate()
+                .map(|(i, s)| finding("replica", &format!("c{i}"), *s, "do this"))
+                .collect();
+            let line = nagios_line(&fs);
+            assert!(line.starts_with(want), "{line}");
+            assert!(
+                line.contains("'replica_c0'=20971520B;16777216;268435456"),
+                "{line}"
+            );
+            assert_eq!(
+                line.matches('|').count(),
+                1,
+                "the value's '|' is escaped: {line}"
+            );
+            assert!(line.ends_with('\n') && line.lines().count() == 1);
+        }
+    }
+
+    #[test]
+    fn table_groups_by_server_and_says_what_to_do() {
+        let snap = Snapshot::default();
+        let fs = vec![
+            finding("primary", "standbys", Status::Crit, "check the replica"),
+            finding("pair", "drift", Status::Ok, ""),
+        ];
+        let text = table_text(&snap, &fs);
+        assert!(
+            text.contains("pair — settings across both servers"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("standbys"),
+            "no primary in the snapshot, so no primary table: {text}"
+        );
+        assert!(
+            text.ends_with(
+                "overall CRIT (1 CRIT, 0 WARN, 0 UNKNOWN, 1 OK); all probes took 0 ms\n"
+            ),
+            "{text}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&json_text(&snap, &fs)).unwrap();
+        assert_eq!(
+            (json["status"].as_str(), json["exit_code"].as_u64()),
+            (Some("CRIT"), Some(2))
+        );
+        assert_eq!(json["format"], FORMAT);
+    }
+}

@@ -53,7 +53,15 @@ pub(super) fn senders(o: &mut Out, s: &ServerSnapshot, replica_expected: bool) {
             "streaming" => Status::Ok,
             _ => Status::Warn,
         };
-        let v = format!("{} ({})", x.state, x.sync_state);
+        let b = |v: Option<f64>| bytes(v.unwrap_or(0.0));
+        let v = format!(
+            "{} ({}); behind by sent {} / write {} / flush {}",
+            x.state,
+            x.sync_state,
+            b(x.sent_lag_bytes),
+            b(x.write_lag_bytes),
+            b(x.flush_lag_bytes)
+        );
         let check = format!("state {name}");
         o.push("replication", &check, st, v, "streaming".into(), REC_STATE);
         let check = format!("replay_lag_bytes {name}");

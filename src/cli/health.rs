@@ -84,15 +84,6 @@ fn thresholds(a: &HealthArgs) -> anyhow::Result<Thresholds> {
     Ok(t)
 }
 
-/// The managed cluster's superuser URL pointed at its event-store
-/// database (where `events` lives).
-fn in_database(url: String, db: &str) -> String {
-    match url.strip_suffix("/postgres") {
-        Some(base) => format!("{base}/{db}"),
-        None => url,
-    }
-}
-
 struct Plan {
     targets: Vec<Target>,
     cluster: Option<(crate::cluster::ClusterState, StateDir)>,
@@ -117,10 +108,8 @@ fn targets(a: &HealthArgs) -> anyhow::Result<Plan> {
         .iter()
         .zip(ep.admin)
         .filter_map(|(role, url)| {
-            url.map(|u| Target {
-                role: *role,
-                dsn: in_database(u, &state.database),
-            })
+            // The superuser on the event store's database, where `events` is.
+            url.map(|dsn| Target { role: *role, dsn })
         })
         .collect();
     Ok(Plan {

@@ -41,6 +41,16 @@ async fn seeded_history_is_consistent_and_counts_match() {
     assert!(report.indexes_built_after_copy);
     assert!(report.events_per_sec() > 0.0);
     assert_eq!(count(&db, "SELECT count(*) FROM events").await, 20_000);
+    // The statistics count each row once (the COPY's counts are flushed
+    // before ANALYZE, not added on top of its estimate after it).
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let _ = db.batch_execute("SELECT pg_stat_force_next_flush()").await;
+    let live = count(
+        &db,
+        "SELECT n_live_tup FROM pg_stat_user_tables WHERE relname = 'events'",
+    )
+    .await;
+    assert_eq!(live, 20_000, "n_live_tup after seeding");
     let lent = count(
         &db,
         "SELECT count(*) FROM events WHERE event_type = 'BookCopyLentToReader'",

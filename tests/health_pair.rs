@@ -236,11 +236,24 @@ async fn health_of_a_pair_on_postgres_15() {
     assert_eq!(doc["snapshot"]["servers"].as_array().unwrap().len(), 1);
     assert_eq!(server(&doc, "replica")["in_recovery"], true);
 
-    // Bad input: exit 2 with the reason.
+    // Bad input: exit 2 with the reason; as a Nagios plugin, UNKNOWN (3)
+    // with the reason on its one line.
+    for args in [
+        &["health", "--format", "nagios", "--set", "locks.wait_warn=5"][..],
+        &["health", "--watch", "1s", "--format", "nagios"],
+    ] {
+        let out = c.run(args);
+        assert_eq!(code(&out), 3, "{args:?}");
+        let line = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            line.starts_with("ESTUNE HEALTH UNKNOWN - cannot check: "),
+            "{args:?}: {line}"
+        );
+        assert_eq!(line.lines().count(), 1, "{line}");
+    }
     for args in [
         &["health", "--set", "replication.lag=1MB"][..],
         &["health", "--set", "locks.wait_warn=5"],
-        &["health", "--watch", "1s", "--format", "nagios"],
         &["health", "--thresholds", "/nonexistent/health.toml"],
     ] {
         let out = c.run(args);

@@ -143,7 +143,24 @@ fn render(f: HealthFormat, snap: &Snapshot, t: &Thresholds) -> (String, health::
     (text, health::worst(&findings))
 }
 
+/// As a Nagios plugin (`--format nagios`), a check that cannot run is
+/// UNKNOWN (exit 3) with the reason on the one line a monitor reads, not the
+/// tool's exit 2: the plugin guidelines reserve 2 for CRITICAL.
 pub fn run(a: HealthArgs) -> anyhow::Result<ExitCode> {
+    if a.format != HealthFormat::Nagios {
+        return run_checked(a);
+    }
+    match run_checked(a) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            let reason = format!("{e:#}").replace(['\n', '|'], " ");
+            println!("ESTUNE HEALTH UNKNOWN - cannot check: {reason}");
+            Ok(ExitCode::from(3))
+        }
+    }
+}
+
+fn run_checked(a: HealthArgs) -> anyhow::Result<ExitCode> {
     if a.watch.is_some() && a.format == HealthFormat::Nagios {
         anyhow::bail!(UsageError(
             "--watch refreshes a table or prints one JSON document per refresh; a Nagios check runs once".into()

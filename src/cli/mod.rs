@@ -29,7 +29,18 @@ Examples:
   estune cluster up --profile eventstore --memory 2GiB
   estune cluster status
 
-Exit codes: 0 success, 1 failure, 2 bad input (profile, flags, values).";
+  # Seed the event store, run the workload at 300 ops/s, judge the result
+  estune seed --events 100000
+  estune bench --rate 300 --duration 60s --out after.json
+  estune check --criteria checks/des-targets.toml after.json --baseline before.json
+
+  # Both servers against thresholds; as a Nagios plugin
+  estune health
+  estune health --format nagios
+
+Exit codes: 0 success, 1 failure, 2 bad input (profile, flags, values);
+`estune health` exits 0/1/2/3 for OK/WARN/CRIT/UNKNOWN, `estune check` 1 when a
+criterion fails.";
 
 /// Tune, run and measure a PostgreSQL event store on a primary + streaming
 /// replica.

@@ -158,8 +158,48 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::from(exit_code(&e))
         }
+    }
+}
+
+/// The error and its causes on one line, each said once: many errors name
+/// their cause in their own message and also chain it as their source.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot read {path}: {source}")]
+    struct Read {
+        path: String,
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn causes_are_said_once() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let e = anyhow::Error::new(Read { path: "x.toml".into(), source: io() });
+        assert_eq!(error_text(&e), "cannot read x.toml: No such file");
+        let e = anyhow::Error::new(io()).context("loading the profile");
+        assert_eq!(error_text(&e), "loading the profile: No such file");
+        let e = anyhow::anyhow!("plain");
+        assert_eq!(error_text(&e), "plain");
     }
 }

@@ -117,6 +117,49 @@ async fn health_of_a_pair_on_postgres_15() {
     assert_eq!(status(&doc, "replica", "replay_delay"), "OK");
     assert_eq!(status(&doc, "pair", "drift"), "OK");
     assert!(r["memory"]["usage_bytes"].as_u64().unwrap() > 0);
+
+    // The same pair given by connection strings: drift against a profile
+    // named on the command line, only when one is named.
+    let dsn = |extra: &[&str]| {
+        let base = [
+            "health",
+            "--format",
+            "json",
+            "--primary",
+            &primary,
+            "--replica",
+            &replica,
+        ];
+        let out = c.run(&[&base[..], extra].concat());
+        json(&out)
+    };
+    let doc = dsn(&[]);
+    assert!(
+        doc["snapshot"]["config"]["drift_note"]
+            .as_str()
+            .unwrap()
+            .contains("--profile"),
+        "{:#}",
+        doc["snapshot"]["config"]
+    );
+    let doc = dsn(&["--profile", "eventstore", "--memory", "4GiB"]);
+    let config = &doc["snapshot"]["config"];
+    assert_eq!(config["profile"], "eventstore");
+    assert!(config["plan_hash"].is_string(), "{config:#}");
+    assert_eq!(status(&doc, "pair", "drift"), "WARN", "{config:#}");
+    let drift = config["drift"].as_array().unwrap();
+    for role in ["primary", "replica"] {
+        assert!(
+            drift.iter().any(|d| d["role"] == role
+                && d["name"] == "shared_buffers"
+                && d["planned"] == "1GB"),
+            "{role}: {drift:#?}"
+        );
+    }
+    // A managed cluster is judged against its last applied profile.
+    let out = c.run(&["health", "--profile", "eventstore"]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("last applied"));
     let text = c.ok(&["health"]);
     assert!(
         text.contains("primary 127.0.0.1:") && text.contains("replica 127.0.0.1:"),

@@ -20,6 +20,7 @@ Examples:
   estune health --replica postgresql://postgres@db2/postgres    # a replica alone
   estune health --watch 5s                        # refresh in place until Ctrl-C
   estune health --set replication.lag_bytes_warn=64MB --thresholds ops.toml
+  estune health --primary $P --replica $R --profile eventstore --memory 4GiB   # drift from a profile
 
 Exit codes follow Nagios: 0 OK, 1 WARN, 2 CRIT, 3 UNKNOWN (the worst
 finding); bad flags or threshold files exit with 2 and a message on stderr.
@@ -67,6 +68,18 @@ pub struct HealthArgs {
     /// Override one threshold, e.g. --set replication.lag_bytes_warn=64MB
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// For a pair given by --primary/--replica: the profile its settings
+    /// should follow; drift is reported against its plan for --memory and
+    /// --cpus (a managed cluster is checked against the profile last applied)
+    #[arg(long, value_name = "NAME|FILE")]
+    pub profile: Option<String>,
+    /// Memory of each server for --profile's plan (default: the profile's,
+    /// else this machine's)
+    #[arg(long, value_parser = super::plan_args::parse_size, value_name = "SIZE", requires = "profile")]
+    pub memory: Option<u64>,
+    /// CPUs of each server for --profile's plan
+    #[arg(long, value_parser = super::plan_args::parse_cpus, value_name = "N", requires = "profile")]
+    pub cpus: Option<f64>,
     /// Connect timeout, and again the time all probes of one server may take
     #[arg(long, value_parser = parse_duration, value_name = "DURATION", default_value = "3s")]
     pub timeout: Duration,
@@ -87,6 +100,8 @@ fn thresholds(a: &HealthArgs) -> anyhow::Result<Thresholds> {
 struct Plan {
     targets: Vec<Target>,
     cluster: Option<(crate::cluster::ClusterState, StateDir)>,
+    /// `--profile` for a pair given by DSN, and the resources of its plan.
+    profile: Option<(crate::profile::Profile, [crate::tune::Resources; 2])>,
 }
 
 fn targets(a: &HealthArgs) -> anyhow::Result<Plan> {
@@ -96,10 +111,26 @@ fn targets(a: &HealthArgs) -> anyhow::Result<Plan> {
             .into_iter()
             .filter_map(|(role, dsn)| dsn.clone().map(|dsn| Target { role, dsn }))
             .collect();
+        let profile = match &a.profile {
+            Some(spec) => {
+                let search = Some(std::path::Path::new("profiles")).filter(|p| p.is_dir());
+                let p = crate::profile::load(spec, search)?;
+                let r = crate::inputs::resources_both(&p, a.memory, a.cpus);
+                Some((p, r))
+            }
+            None => None,
+        };
         return Ok(Plan {
             targets,
             cluster: None,
+            profile,
         });
+    }
+    if a.profile.is_some() {
+        return Err(UsageError(
+            "--profile is for a pair given by --primary/--replica; a managed cluster is checked against the profile last applied (estune apply changes it)".into(),
+        )
+        .into());
     }
     let dir = c.cluster.dir();
     let state = dir.load(&c.cluster.cluster)?;
@@ -115,6 +146,7 @@ fn targets(a: &HealthArgs) -> anyhow::Result<Plan> {
     Ok(Plan {
         targets,
         cluster: Some((state, dir)),
+        profile: None,
     })
 }
 
@@ -122,13 +154,25 @@ async fn sample(p: &Plan, timeout: Duration) -> Snapshot {
     let mut snap = health::probe_pair(&p.targets, timeout).await;
     match &p.cluster {
         Some((state, dir)) => health::add_cluster_facts(&mut snap, state, dir, timeout).await,
-        None => {
-            if let Some(c) = snap.config.as_mut() {
-                c.drift_note = Some(
-                    "drift is checked on managed clusters (--cluster), whose last applied profile estune knows".into(),
-                );
+        None => match &p.profile {
+            Some((profile, resources)) => {
+                health::add_profile_drift(
+                    &mut snap,
+                    &p.targets,
+                    profile,
+                    resources.clone(),
+                    timeout,
+                )
+                .await
             }
-        }
+            None => {
+                if let Some(c) = snap.config.as_mut() {
+                    c.drift_note = Some(
+                        "drift not checked: pass --profile for a pair given by connection strings (a managed cluster is checked against its last applied profile)".into(),
+                    );
+                }
+            }
+        },
     }
     snap
 }

@@ -104,10 +104,23 @@ async fn plan_of(
         templates: None,
     };
     let plan = apply::plan_for_cluster(&o, state, &catalog).map_err(|e| why(&e))?;
+    let drift = drift_of(&plan, &clients, &catalog)
+        .await
+        .map_err(|e| why(&e))?;
+    Ok((plan, drift))
+}
+
+/// The settings of each server whose live value differs from `plan`,
+/// and those changed with ALTER SYSTEM that the plan leaves alone.
+async fn drift_of(
+    plan: &crate::tune::Plan,
+    clients: &[(Role, tokio_postgres::Client)],
+    catalog: &Catalog,
+) -> Result<Vec<Drift>, String> {
     let mut drift = Vec::new();
-    for (role, c) in &clients {
-        let live = diff::live(c).await.map_err(|e| why(&e))?;
-        for ch in diff::diff(plan.role(*role), &live, &catalog) {
+    for (role, c) in clients {
+        let live = diff::live(c).await.map_err(|e| e.to_string())?;
+        for ch in diff::diff(plan.role(*role), &live, catalog) {
             drift.push(Drift {
                 role: role.to_string(),
                 name: ch.name,
@@ -115,9 +128,64 @@ async fn plan_of(
                 planned: ch.planned,
             });
         }
-        drift.extend(altered(plan.role(*role), &live, &catalog));
+        drift.extend(altered(plan.role(*role), &live, catalog));
     }
-    Ok((plan, drift))
+    Ok(drift)
+}
+
+/// For a pair given by connection strings: drift of the live settings
+/// from `profile`'s plan for these resources, rebuilt against the
+/// primary's catalog (the first server that answers when the primary
+/// does not). The snapshot's config names the profile and the plan hash.
+pub async fn add_profile_drift(
+    snap: &mut Snapshot,
+    targets: &[super::Target],
+    profile: &crate::profile::Profile,
+    resources: [crate::tune::Resources; 2],
+    timeout: Duration,
+) {
+    let result = tokio::time::timeout(timeout * 2, async {
+        let why = |e: &dyn std::fmt::Display| format!("drift not checked: {e}");
+        let mut clients = Vec::new();
+        for t in targets {
+            if snap
+                .servers
+                .iter()
+                .any(|s| s.role == t.role && s.unreachable.is_some())
+            {
+                continue;
+            }
+            let c = crate::db::connect(&t.dsn, timeout)
+                .await
+                .map_err(|e| why(&e))?;
+            clients.push((t.role, c));
+        }
+        let primary = clients
+            .iter()
+            .find(|(r, _)| *r == Role::Primary)
+            .or(clients.first())
+            .ok_or_else(|| why(&"no server answers"))?;
+        let catalog = Catalog::from_client(&primary.1, &primary.0.to_string())
+            .await
+            .map_err(|e| why(&e))?;
+        let plan = crate::inputs::checked_plan(profile, resources, &catalog, true)
+            .map_err(|e| why(&format!("{e:#}")))?;
+        let drift = drift_of(&plan, &clients, &catalog)
+            .await
+            .map_err(|e| why(&e))?;
+        Ok::<_, String>((plan, drift))
+    })
+    .await
+    .unwrap_or_else(|_| Err("drift not checked: the servers did not answer in time".into()));
+    let config = snap.config.get_or_insert_with(ConfigCheck::default);
+    config.profile = Some(profile.name.clone());
+    match result {
+        Ok((plan, drift)) => {
+            config.plan_hash = Some(crate::tune::hash(&plan));
+            config.drift = drift;
+        }
+        Err(e) => config.drift_note = Some(e),
+    }
 }
 
 /// Settings changed with ALTER SYSTEM that the plan leaves at their

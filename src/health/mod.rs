@@ -11,7 +11,7 @@ mod rules;
 mod snapshot;
 mod thresholds;
 
-pub use managed::add_cluster_facts;
+pub use managed::{add_cluster_facts, add_profile_drift};
 pub use probe::{probe_pair, Target};
 pub use rates::with_rates;
 pub use rules::{evaluate, worst, Finding, Perf, Status};

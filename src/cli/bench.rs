@@ -185,7 +185,7 @@ pub fn seed(a: SeedArgs) -> anyhow::Result<ExitCode> {
         bar.finish_and_clear();
         let report = report?;
         println!(
-            "seeded {} events ({} readers, {} books, {} lends, {} returns) in {:.1}s: {:.0} events/s (COPY {:.1}s, indexes {:.1}s, analyze {:.1}s)",
+            "seeded {} events ({} readers, {} books, {} lends, {} returns) in {:.1}s: {:.0} events/s (COPY {:.2}s, indexes {:.2}s, analyze {:.2}s)",
             report.events,
             report.readers_registered,
             report.books_added,

@@ -195,7 +195,10 @@ mod tests {
     #[test]
     fn causes_are_said_once() {
         let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
-        let e = anyhow::Error::new(Read { path: "x.toml".into(), source: io() });
+        let e = anyhow::Error::new(Read {
+            path: "x.toml".into(),
+            source: io(),
+        });
         assert_eq!(error_text(&e), "cannot read x.toml: No such file");
         let e = anyhow::Error::new(io()).context("loading the profile");
         assert_eq!(error_text(&e), "loading the profile: No such file");

@@ -14,6 +14,7 @@ cluster=${ESTUNE_CLUSTER:-main-job}
 memory=${ESTUNE_MEMORY:-4GiB}
 rate=${ESTUNE_RATE:-300}
 duration=${ESTUNE_DURATION:-30s}
+events=${ESTUNE_EVENTS:-1000000}
 out=${ESTUNE_OUT:-$PWD/main-job-results}
 mkdir -p "$out"
 mkdir -p "$ESTUNE_STATE_DIR" && chmod 755 "$ESTUNE_STATE_DIR"
@@ -28,8 +29,8 @@ step "The recommended settings for both roles, each with its reason" \
   $estune render --profile eventstore --memory "$memory" --cpus 2 --pg-version 15 --explain
 step "A primary + streaming replica with PostgreSQL's defaults" \
   $estune cluster up --cluster "$cluster" --profile stock --pg-version 15 --memory "$memory"
-step "A consistent history: 100,000 events of 60,000 books and 14,000 readers" \
-  $estune seed --cluster "$cluster" --events 100000 --books 60000 --readers 14000
+step "A consistent history: $events events of 60,000 books and 14,000 readers" \
+  $estune seed --cluster "$cluster" --events "$events" --books 60000 --readers 14000
 step "Before: the library-scale mix at $rate ops/s, open loop" \
   $estune bench --cluster "$cluster" --mix library-scale --rate "$rate" --duration "$duration" --warmup 5s --workers 50 --queue 100 --label before --out "$out/before.json"
 # Exit codes follow Nagios (1 warning, 2 critical): findings, not failures.

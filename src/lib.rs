@@ -16,6 +16,7 @@ pub mod pgbin;
 pub mod profile;
 pub mod render;
 pub mod report;
+pub mod tomlfile;
 pub mod tune;
 pub mod value;
 pub mod workload;

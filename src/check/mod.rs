@@ -45,14 +45,8 @@ pub enum CheckError {
         source: std::io::Error,
     },
     /// The file is not valid TOML or has the wrong shape.
-    #[error("{file}:{line}:{col}: {}{message}", key.as_ref().map(|k| format!("at `{k}`: ")).unwrap_or_default())]
-    Parse {
-        file: String,
-        line: usize,
-        col: usize,
-        key: Option<String>,
-        message: String,
-    },
+    #[error(transparent)]
+    Parse(crate::tomlfile::TomlError),
     /// A criterion that parses but does not make sense.
     #[error("{file}:{line}:{col}: criterion `{criterion}`: {message}")]
     Criterion {

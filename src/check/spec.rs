@@ -5,7 +5,7 @@
 
 use super::metric::{self, MetricInfo, Scope, Unit};
 use super::CheckError;
-use crate::profile::line_col;
+use crate::tomlfile::line_col;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
@@ -272,34 +272,18 @@ impl Ctx<'_> {
 
 /// Parses and validates a criteria file. `file` names it in errors.
 pub fn parse_criteria(file: &str, text: &str) -> Result<Criteria, CheckError> {
-    let de = toml::Deserializer::new(text);
-    let raw: RawFile = serde_path_to_error::deserialize(de).map_err(|e| {
-        // toml::Spanned shows in the path; readers want the key.
-        let path = e
-            .path()
-            .to_string()
-            .replace(".$__serde_spanned_private_value", "");
-        let inner = e.into_inner();
-        let mut message = inner.message().trim().to_string();
-        if !path.contains('.') && message.starts_with("unknown field") {
-            message.push_str(
+    let raw: RawFile = crate::tomlfile::deserialize(file, text).map_err(|mut e| {
+        let path = e.key.as_deref().unwrap_or(".");
+        if !path.contains('.') && e.message.starts_with("unknown field") {
+            e.message.push_str(
                 "; a criteria file holds only [[criterion]] tables (name, metric, require)",
             );
         }
-        if path.ends_with(".require") && message.starts_with("invalid type") {
-            message.push_str("; write the requirement as a string, e.g. require = \">= 300/s\"");
+        if path.ends_with(".require") && e.message.starts_with("invalid type") {
+            e.message
+                .push_str("; write the requirement as a string, e.g. require = \">= 300/s\"");
         }
-        let (line, col) = inner
-            .span()
-            .map(|s| line_col(text, s.start))
-            .unwrap_or((1, 1));
-        CheckError::Parse {
-            file: file.to_string(),
-            line,
-            col,
-            key: (path != "." && !path.is_empty()).then_some(path),
-            message,
-        }
+        CheckError::Parse(e)
     })?;
     if raw.criterion.is_empty() {
         return Err(CheckError::Empty {

@@ -108,22 +108,7 @@ pub fn parse(
     dir: Option<PathBuf>,
     text: String,
 ) -> Result<SourceFile, ProfileError> {
-    let de = toml::Deserializer::new(&text);
-    let layer: ProfileLayer = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let (line, col) = inner
-            .span()
-            .map(|s| line_col(&text, s.start))
-            .unwrap_or((1, 1));
-        ProfileError::Parse {
-            file: label.to_string(),
-            line,
-            col,
-            key: (path != "." && !path.is_empty()).then_some(path),
-            message: inner.message().to_string(),
-        }
-    })?;
+    let layer: ProfileLayer = crate::tomlfile::deserialize(label, &text)?;
     Ok(SourceFile {
         name: name.to_string(),
         label: label.to_string(),
@@ -131,18 +116,6 @@ pub fn parse(
         text,
         layer,
     })
-}
-
-/// 1-based line and column of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map(|nl| before[nl + 1..].chars().count() + 1)
-        .unwrap_or(before.chars().count() + 1);
-    (line, col)
 }
 
 /// The chain of files from the named profile up to its root ancestor.
@@ -167,14 +140,6 @@ pub fn chain(spec: &str, search_dir: Option<&Path>) -> Result<Vec<SourceFile>, P
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn positions() {
-        let t = "a = 1\nbb = 2\n";
-        assert_eq!(line_col(t, 0), (1, 1));
-        assert_eq!(line_col(t, 6), (2, 1));
-        assert_eq!(line_col(t, 9), (2, 4));
-    }
 
     #[test]
     fn every_builtin_profile_parses() {

@@ -5,7 +5,7 @@ mod load;
 mod model;
 mod resolve;
 
-pub use load::{available, line_col, BUILTIN};
+pub use load::{available, BUILTIN};
 pub use model::{Method, Storage, SynchronousCommit};
 pub use resolve::{
     Access, Durability, Located, Origin, Profile, Resources, RoleProfile, TableProfile, Workload,
@@ -22,14 +22,8 @@ pub enum ProfileError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{file}:{line}:{col}: {}{message}", key.as_ref().map(|k| format!("at `{k}`: ")).unwrap_or_default())]
-    Parse {
-        file: String,
-        line: usize,
-        col: usize,
-        key: Option<String>,
-        message: String,
-    },
+    #[error(transparent)]
+    Parse(#[from] crate::tomlfile::TomlError),
     #[error("no profile named `{name}`; available: {}. Pass a path (e.g. ./my-profile.toml) for your own", available.join(", "))]
     NotFound {
         name: String,

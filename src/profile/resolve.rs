@@ -2,9 +2,10 @@
 //! one validated profile with defaults filled in. Every value that a later
 //! error may point at keeps its origin (file, line, column, key).
 
-use super::load::{line_col, SourceFile};
+use super::load::SourceFile;
 use super::model::*;
 use super::ProfileError;
+use crate::tomlfile::line_col;
 use crate::value::Value;
 use serde::Serialize;
 use std::collections::BTreeMap;

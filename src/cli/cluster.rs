@@ -128,6 +128,8 @@ a --port you give that is taken is an error."
         cluster: ClusterArgs,
         #[arg(value_enum)]
         role: RoleName,
+        /// The postgres superuser on the postgres database instead of the
+        /// application role on the event store's
         #[arg(long)]
         superuser: bool,
         /// Include the password (it is printed only when asked)

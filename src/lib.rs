@@ -3,6 +3,7 @@
 //! [`cli::run`], so integration tests drive the whole tool in-process.
 
 pub mod apply;
+pub mod atomic;
 pub mod bench;
 pub mod catalog;
 pub mod check;
@@ -15,7 +16,7 @@ pub mod machine;
 pub mod pgbin;
 pub mod profile;
 pub mod render;
-pub mod report;
+pub mod table;
 pub mod tomlfile;
 pub mod tune;
 pub mod value;

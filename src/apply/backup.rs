@@ -25,14 +25,14 @@ pub async fn save(
     for node in &state.nodes {
         for f in FILES {
             if let Some(text) = backend.read_config(node, f).await? {
-                crate::report::write_atomic(&root.join(node.role.as_str()).join(f), &text)
+                crate::atomic::write_atomic(&root.join(node.role.as_str()).join(f), &text)
                     .with_context(|| format!("writing the backup in {}", root.display()))?;
             }
         }
     }
     // The cluster state of that moment: memory limits, profile, plan hash.
     let text = serde_json::to_string_pretty(state).expect("state serializes");
-    crate::report::write_atomic(&root.join("state.json"), &text)?;
+    crate::atomic::write_atomic(&root.join("state.json"), &text)?;
     Ok(root)
 }
 

@@ -6,6 +6,7 @@
 
 mod backup;
 pub mod diff;
+pub mod report_text;
 
 pub use backup::rollback;
 pub use diff::Change;

@@ -179,7 +179,7 @@ impl RunResult {
     /// Readers of the file see the old result or the new one, never half.
     pub fn write(&self, path: &Path) -> Result<(), BenchError> {
         let text = self.to_json()?;
-        crate::report::write_atomic(path, &text).map_err(|source| BenchError::Write {
+        crate::atomic::write_atomic(path, &text).map_err(|source| BenchError::Write {
             path: path.display().to_string(),
             source,
         })

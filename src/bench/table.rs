@@ -4,22 +4,10 @@
 //! closed-loop figure is never mistaken for an open-loop one.
 
 use super::{OpSummary, RunResult, SweepReport};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, ContentArrangement, Table};
+use comfy_table::Table;
 
 fn table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header.iter().copied());
-    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-        t.set_width(160);
-    }
-    for i in 1..header.len() {
-        if let Some(c) = t.column_mut(i) {
-            c.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    t
+    crate::table::numeric(header)
 }
 
 fn ms(us: u64) -> String {

@@ -100,7 +100,7 @@ pub(crate) fn store(
         params: params.to_vec(),
     };
     let path = dir.join(fp.file_name());
-    crate::report::write_atomic(&path, &serde_json::to_string(&entry)?)?;
+    crate::atomic::write_atomic(&path, &serde_json::to_string(&entry)?)?;
     Ok(path)
 }
 

@@ -2,22 +2,16 @@
 //! data). Pure functions of the report.
 
 use super::eval::{Report, Verdict};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, Color, ContentArrangement, Table};
+use comfy_table::{Cell, Color};
 
 /// One row per criterion and subject, then notes and the verdict line.
 /// `colour` paints the verdicts (only wanted on a terminal).
 pub fn report_table(r: &Report, colour: bool) -> String {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(["criterion", "required", "measured", "result", "by how much"]);
+    let mut t = crate::table::new(&["criterion", "required", "measured", "result", "by how much"]);
     if colour {
         t.enforce_styling();
     } else {
         t.force_no_tty();
-    }
-    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-        t.set_width(160);
     }
     for o in &r.outcomes {
         let name = match &o.subject {

@@ -2,7 +2,6 @@
 
 use super::connect::ConnectArgs;
 use crate::apply::{self, ApplyOptions};
-use crate::report;
 use clap::Args;
 use std::io::Write;
 use std::process::ExitCode;
@@ -81,7 +80,7 @@ pub fn run(a: ApplyArgs) -> anyhow::Result<ExitCode> {
             )),
             None => apply::apply_managed(&a.connect.cluster.cluster, &dir, o, &progress).await?,
         };
-        let text = if a.json { report::apply_json(&report) } else { report::apply_table(&report) };
+        let text = if a.json { crate::apply::report_text::json(&report) } else { crate::apply::report_text::table(&report) };
         std::io::stdout().write_all(text.as_bytes())?;
         Ok(ExitCode::SUCCESS)
     })

@@ -473,7 +473,7 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
             let text = serde_json::to_string_pretty(
                 &serde_json::json!({"schema": "estune.sweep/1", "report": report}),
             )? + "\n";
-            crate::report::write_atomic(path, &text)?;
+            crate::atomic::write_atomic(path, &text)?;
             eprintln!("wrote {}", path.display());
         }
         Ok(ExitCode::SUCCESS)

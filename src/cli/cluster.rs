@@ -1,7 +1,6 @@
 //! `estune cluster up|status|logs|psql|down|url`.
 
 use crate::cluster::{ops, BackendKind, StateDir};
-use crate::report;
 use crate::tune::Role;
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
@@ -184,8 +183,8 @@ pub fn run(cmd: ClusterCommand) -> anyhow::Result<ExitCode> {
                 let state = dir.load(&cluster.cluster)?;
                 let rows = ops::status(&state, &dir).await?;
                 let text = match format {
-                    StatusFormat::Table => report::cluster_status(&state, &rows),
-                    StatusFormat::Json => report::cluster_status_json(&state, &rows),
+                    StatusFormat::Table => crate::cluster::status_text::table(&state, &rows),
+                    StatusFormat::Json => crate::cluster::status_text::json(&state, &rows),
                 };
                 std::io::stdout().write_all(text.as_bytes())?;
                 Ok(ExitCode::SUCCESS)

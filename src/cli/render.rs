@@ -2,7 +2,6 @@
 
 use crate::inputs::{self, CatalogRequest};
 use crate::render::Renderer;
-use crate::report;
 use crate::tune::{self, Role};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -119,13 +118,13 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         write_files(dir, &plan, &renderer, &selected)?;
     }
     let stdout = if args.explain {
-        report::explain(&plan, &selected)
+        crate::render::explain(&plan, &selected)
     } else if args.output.is_some() {
         String::new()
     } else {
         let mut parts = Vec::new();
         match args.format {
-            Format::Json => parts.push(report::plan_json(&plan)),
+            Format::Json => parts.push(crate::render::plan_json(&plan)),
             Format::Conf => {
                 for r in &selected {
                     parts.push(renderer.postgresql_conf(&plan, *r)?);
@@ -153,9 +152,9 @@ fn write_files(dir: &Path, plan: &tune::Plan, r: &Renderer, roles: &[Role]) -> a
         files.push((d.join("alter-system.sql"), r.alter_system(plan, *role)?));
     }
     files.push((dir.join("catalog.sql"), r.catalog_sql(plan)?));
-    files.push((dir.join("plan.json"), report::plan_json(plan)));
+    files.push((dir.join("plan.json"), crate::render::plan_json(plan)));
     for (path, text) in &files {
-        report::write_atomic(path, text)
+        crate::atomic::write_atomic(path, text)
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }

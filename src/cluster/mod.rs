@@ -8,6 +8,7 @@ pub mod docker;
 pub mod local;
 pub mod ops;
 pub mod state;
+pub mod status_text;
 
 pub use backend::{Backend, BackendKind, NodeRuntime, NodeSpec, Prepared, ReplicationAuth};
 pub use state::{ClusterState, Secrets, StateDir};

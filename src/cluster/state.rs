@@ -192,7 +192,7 @@ impl StateDir {
 
 /// Atomic write with mode 0600 (the temp file is created 0600 and renamed).
 fn write_private(path: &Path, text: &str) -> Result<(), ClusterError> {
-    crate::report::write_atomic(path, text)
+    crate::atomic::write_atomic(path, text)
         .map_err(ClusterError::io(format!("writing {}", path.display())))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
         ClusterError::io(format!("setting the mode of {}", path.display())),

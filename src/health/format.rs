@@ -4,7 +4,7 @@
 
 use super::rules::{worst, Finding, Status};
 use super::snapshot::{Rates, Snapshot};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, Color, ContentArrangement, Table};
+use comfy_table::{Cell, Color, Table};
 use serde::Serialize;
 
 /// Version of the JSON document.
@@ -20,14 +20,7 @@ fn colour(s: Status) -> Color {
 }
 
 fn table() -> Table {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(["area", "check", "status", "value", "threshold"]);
-    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-        t.set_width(160);
-    }
-    t
+    crate::table::new(&["area", "check", "status", "value", "threshold"])
 }
 
 fn rates_line(r: &Rates, secs: f64) -> String {

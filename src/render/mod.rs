@@ -2,6 +2,9 @@
 //! each overridable by a file of the same name in `--templates DIR`. It
 //! formats a plan; it never computes a value.
 
+mod explain;
+pub use explain::{explain, plan_json};
+
 use crate::tune::{Plan, RelSetting, RelationKind, Role, RolePlan, Setting, Source};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;

@@ -67,21 +67,7 @@ impl MemoryBudget {
     }
 }
 
-/// Bytes in the largest binary unit with one decimal, for people.
-pub fn human(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 || v.fract() == 0.0 {
-        format!("{v:.0} {}", UNITS[u])
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
+pub use crate::value::human;
 
 /// wal_buffers = -1 means 1/32 of shared_buffers, at least 64kB, at most
 /// one WAL segment (16MB).

@@ -82,6 +82,22 @@ pub fn parse_duration(s: &str) -> Result<u64, UnitError> {
     scaled(n, mult, s)
 }
 
+/// Bytes in the largest binary unit with one decimal, for people.
+pub fn human(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 || v.fract() == 0.0 {
+        format!("{v:.0} {}", UNITS[u])
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
 /// Prints bytes with the largest unit PostgreSQL accepts that divides them
 /// exactly, so the printed value means exactly the computed one.
 pub fn format_size(bytes: u64) -> String {

@@ -6,13 +6,22 @@ use std::io::{self, Write};
 use std::path::Path;
 
 /// Writes `contents` to `path` so that readers see the old file or the new
-/// one, never a mix. The directory is created if missing.
+/// one, never a mix. The directory is created if missing; the file is
+/// readable by all (0644), like one a shell redirect makes.
 pub fn write_atomic(path: &Path, contents: &str) -> io::Result<()> {
-    write_atomic_bytes(path, contents.as_bytes())
+    write_atomic_mode(path, contents.as_bytes(), 0o644)
 }
 
 /// [`write_atomic`] for bytes.
 pub fn write_atomic_bytes(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_atomic_mode(path, contents, 0o644)
+}
+
+/// [`write_atomic`] with the file's mode, set on the temp file before the
+/// rename, so a private file (0600) is never readable by others, not even
+/// for a moment.
+pub fn write_atomic_mode(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -22,6 +31,8 @@ pub fn write_atomic_bytes(path: &Path, contents: &[u8]) -> io::Result<()> {
         .prefix(".estune-")
         .tempfile_in(dir)?;
     tmp.write_all(contents)?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
@@ -38,6 +49,11 @@ mod tests {
         write_atomic(&p, "one\n").unwrap();
         write_atomic(&p, "two\n").unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "two\n");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&p), 0o644);
+        write_atomic_mode(&p, b"secret\n", 0o600).unwrap();
+        assert_eq!(mode(&p), 0o600);
         let leftovers: Vec<_> = std::fs::read_dir(p.parent().unwrap())
             .unwrap()
             .flatten()

@@ -13,6 +13,7 @@ pub mod db;
 pub mod health;
 pub mod inputs;
 pub mod machine;
+pub mod measure;
 pub mod pgbin;
 pub mod profile;
 pub mod render;

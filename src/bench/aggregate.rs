@@ -6,7 +6,9 @@
 //! old enough that few records can still arrive for it.
 
 use super::options::LATE_TOLERANCE;
-use super::result::{ErrorCounts, Latencies, LatencyStats, OpSummary, SecondOp, SecondRow};
+use super::result::{
+    ErrorCounts, Latencies, LatencyStats, OpSummary, PercentileValue, SecondOp, SecondRow, SPECTRUM,
+};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -158,9 +160,11 @@ struct RowAcc {
     counts: Counts,
     in_flight: u64,
     queued: u64,
-    /// Per op kind until folded, then None and `folded` holds the figures.
+    /// Per op kind, then all kinds together, until folded; then None and
+    /// `folded` / `all` hold the figures.
     hists: Option<Vec<Histogram<u64>>>,
     folded: Vec<SecondOp>,
+    all: SecondOp,
 }
 
 pub(crate) struct Aggregator {
@@ -210,8 +214,9 @@ impl Aggregator {
             counts: Counts::default(),
             in_flight: 0,
             queued: 0,
-            hists: Some((0..n).map(|_| histogram(2)).collect()),
+            hists: Some((0..=n).map(|_| histogram(2)).collect()),
             folded: Vec::new(),
+            all: SecondOp::default(),
         })
     }
 
@@ -250,9 +255,14 @@ impl Aggregator {
         let row = self.row(r.intended.as_secs());
         row.counts.add_kind(&r.kind, late);
         match &mut row.hists {
-            Some(h) => h[r.op].saturating_record(from_intended),
+            Some(h) => {
+                h[r.op].saturating_record(from_intended);
+                if let Some(all) = h.last_mut() {
+                    all.saturating_record(from_intended);
+                }
+            }
             None => {
-                if let Some(f) = row.folded.get_mut(r.op) {
+                for f in row.folded.get_mut(r.op).into_iter().chain([&mut row.all]) {
                     f.count += 1;
                     f.max = f.max.max(from_intended);
                 }
@@ -308,17 +318,15 @@ impl Aggregator {
         let names = &self.names;
         if let Some(row) = self.rows.get_mut(&t) {
             if let Some(h) = row.hists.take() {
-                row.folded = names
-                    .iter()
-                    .zip(h.iter())
-                    .map(|(name, h)| SecondOp {
-                        op: name.clone(),
-                        count: h.len(),
-                        p50: h.value_at_quantile(0.5),
-                        p99: h.value_at_quantile(0.99),
-                        max: h.max(),
-                    })
-                    .collect();
+                let figures = |name: &str, h: &Histogram<u64>| SecondOp {
+                    op: name.to_string(),
+                    count: h.len(),
+                    p50: h.value_at_quantile(0.5),
+                    p99: h.value_at_quantile(0.99),
+                    max: h.max(),
+                };
+                row.folded = names.iter().zip(&h).map(|(n, h)| figures(n, h)).collect();
+                row.all = figures("all", &h[names.len()]);
             }
         }
     }
@@ -370,6 +378,9 @@ impl Aggregator {
                 errors: r.counts.errors,
                 in_flight: r.in_flight,
                 queued: r.queued,
+                p50: r.all.p50,
+                p99: r.all.p99,
+                max: r.all.max,
                 ops: r.folded,
             })
             .collect()
@@ -387,6 +398,13 @@ fn stats(h: &Histogram<u64>) -> LatencyStats {
         p999: h.value_at_quantile(0.999),
         max: h.max(),
         mean: (h.mean() * 10.0).round() / 10.0,
+        spectrum: SPECTRUM
+            .iter()
+            .map(|&p| PercentileValue {
+                percentile: p,
+                us: h.value_at_quantile(p / 100.0),
+            })
+            .collect(),
     }
 }
 
@@ -481,5 +499,14 @@ mod tests {
         assert_eq!(series.iter().map(|r| r.t).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(series[1].completed, 3);
         assert_eq!(series[1].dropped, 1);
+        // All kinds together, to the histogram's 2 significant digits:
+        // second 1 took 10 ms and 60 ms, second 2 took 1 ms three times.
+        let near = |v: u64, want: u64| v.abs_diff(want) * 100 <= want;
+        assert!(near(series[0].p50, 10_000) && near(series[0].max, 60_000));
+        assert!(near(series[1].p50, 1_000) && near(series[1].max, 1_000));
+        let spectrum = &total.latency_us.intended.spectrum;
+        assert_eq!(spectrum.len(), SPECTRUM.len());
+        assert_eq!(spectrum.last().unwrap().us, total.latency_us.intended.max);
+        assert!(spectrum.windows(2).all(|w| w[0].us <= w[1].us));
     }
 }

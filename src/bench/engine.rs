@@ -244,6 +244,7 @@ fn metadata(
         seed: o.seed,
         mix,
         host: Host::detect(),
+        target: None,
         extra,
     }
 }

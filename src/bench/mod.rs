@@ -22,8 +22,8 @@ pub use op::{MixEntry, Outcome, Worker, WorkerFactory};
 pub use options::{Arrivals, BenchOptions, LATE_TOLERANCE};
 pub use progress::BenchProgressBar;
 pub use result::{
-    ErrorCounts, Host, Latencies, LatencyStats, Metadata, OpSummary, RunResult, SecondOp,
-    SecondRow, Summary, Verification, SCHEMA,
+    ErrorCounts, Host, Latencies, LatencyStats, Metadata, OpSummary, PercentileValue, RunResult,
+    SecondOp, SecondRow, ServerInfo, Summary, Target, Verification, SCHEMA, SPECTRUM,
 };
 pub use sampler::{
     Checkpoints, ConnectionCount, EventsTableActivity, ReplicaLag, ServerSample, ServerSampler,

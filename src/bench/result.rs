@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub const SCHEMA: &str = "estune.bench/1";
+pub const SCHEMA: &str = "estune.bench/2";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
@@ -60,9 +60,60 @@ pub struct Metadata {
     pub seed: u64,
     pub mix: Vec<MixEntry>,
     pub host: Host,
-    /// Filled by the caller: profile name, plan hash, server versions and
-    /// settings. Opaque to the engine.
+    /// What the run measured: the servers' versions, memory, settings and
+    /// catalog tuning, and the profile they ran under. Filled by the
+    /// caller after the run (the engine does not know the servers); null
+    /// when it could not be read.
+    pub target: Option<Target>,
+    /// Filled by the caller: options of the workload (mix name, append
+    /// mode, routing) and, in an experiment, which round and side.
     pub extra: serde_json::Value,
+}
+
+/// The pair a run measured, so two runs can be compared like for like and
+/// the settings that differ between them listed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    /// The managed cluster's name; null for a pair given by connection
+    /// strings.
+    pub cluster: Option<String>,
+    /// `local` or `docker` for a managed cluster.
+    pub backend: Option<String>,
+    /// The profile last applied to a managed cluster.
+    pub profile: Option<String>,
+    /// Hash of that profile's plan.
+    pub plan_hash: Option<String>,
+    /// The primary first, then the replica when there is one.
+    pub servers: Vec<ServerInfo>,
+}
+
+/// One server of the pair as it was when the run ended.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// `primary` or `replica`.
+    pub role: String,
+    /// `server_version`, e.g. "15.18".
+    pub version: String,
+    /// `server_version_num / 10000`.
+    pub major: u32,
+    /// The memory the server was planned for (a managed cluster's limit);
+    /// null when not known.
+    pub memory_bytes: Option<u64>,
+    /// Settings not at their built-in default (from `pg_settings`, as the
+    /// server shows them with their unit), except the ones that only say
+    /// where this pair lives (ports, paths, conninfo).
+    pub settings: BTreeMap<String, String>,
+    /// Storage parameters and statistics targets of the event store's
+    /// tables and indexes that are not PostgreSQL's default
+    /// (`relation.parameter`, `relation.column:statistics`); role settings
+    /// of the database (`role@database:setting`).
+    pub catalog: BTreeMap<String, String>,
+}
+
+impl Target {
+    pub fn server(&self, role: &str) -> Option<&ServerInfo> {
+        self.servers.iter().find(|s| s.role == role)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,6 +190,22 @@ pub struct LatencyStats {
     pub p999: u64,
     pub max: u64,
     pub mean: f64,
+    /// The distribution from p0 to the maximum at fixed percentiles
+    /// ([`SPECTRUM`]), for a percentile plot.
+    pub spectrum: Vec<PercentileValue>,
+}
+
+/// Percentiles of `LatencyStats::spectrum`.
+pub const SPECTRUM: &[f64] = &[
+    0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 99.999, 100.0,
+];
+
+/// One point of a latency distribution.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PercentileValue {
+    /// 0..=100.
+    pub percentile: f64,
+    pub us: u64,
 }
 
 /// One second of the run, by intended start (`t` counts from the run's
@@ -156,6 +223,12 @@ pub struct SecondRow {
     pub in_flight: u64,
     /// Waiting in the queue, sampled likewise.
     pub queued: u64,
+    /// All kinds together, from intended start (µs): median, 99th
+    /// percentile (frozen like the kinds'), maximum. 0 when nothing
+    /// finished that second.
+    pub p50: u64,
+    pub p99: u64,
+    pub max: u64,
     pub ops: Vec<SecondOp>,
 }
 

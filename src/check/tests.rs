@@ -10,7 +10,7 @@ const AFTER: &str = include_str!("../../tests/fixtures/check/after.json");
 const BEFORE: &str = include_str!("../../tests/fixtures/check/before.json");
 
 fn result() -> RunResult {
-    parse_result("after.json", AFTER).expect("the fixture is an estune.bench/1 result")
+    parse_result("after.json", AFTER).expect("the fixture is an estune.bench/2 result")
 }
 
 fn criteria(body: &str) -> Criteria {
@@ -425,7 +425,7 @@ fn evaluation_table() {
             "<= 250ms",
             |_| {},
             None,
-            vec![(None, Verdict::Pass, Some(19.679))],
+            vec![(None, Verdict::Pass, Some(35.647))],
         ),
         (
             "latency.p99",
@@ -434,24 +434,24 @@ fn evaluation_table() {
             |_| {},
             None,
             vec![
-                (Some("LendBookCopyToReader"), Verdict::Fail, Some(19.679)),
+                (Some("LendBookCopyToReader"), Verdict::Fail, Some(36.831)),
                 (
                     Some("ReturnBookCopyFromReader"),
                     Verdict::Fail,
-                    Some(19.887),
+                    Some(16.879),
                 ),
-                (Some("BooksLentByReader"), Verdict::Pass, Some(5.223)),
-                (Some("RegisterReader"), Verdict::Pass, Some(11.287)),
-                (Some("AddBookCopy"), Verdict::Pass, Some(7.603)),
+                (Some("BooksLentByReader"), Verdict::Pass, Some(5.587)),
+                (Some("RegisterReader"), Verdict::Pass, Some(5.363)),
+                (Some("AddBookCopy"), Verdict::Pass, Some(2.135)),
             ],
         ),
         (
             "latency.p99",
             "op = \"lent-by-reader\"",
-            "< 5223us",
+            "< 5587us",
             |_| {},
             None,
-            vec![(Some("BooksLentByReader"), Verdict::Fail, Some(5.223))],
+            vec![(Some("BooksLentByReader"), Verdict::Fail, Some(5.587))],
         ),
         (
             "latency.p99",
@@ -589,8 +589,8 @@ fn evaluation_table() {
             ">= 40%",
             |_| {},
             Some(|_| {}),
-            // the fixtures: 8.295 ms before, 9.311 ms after
-            vec![(None, Verdict::Fail, Some((8.295 - 9.311) / 8.295 * 100.0))],
+            // the fixtures: 5.511 ms before, 4.931 ms after
+            vec![(None, Verdict::Fail, Some((5.511 - 4.931) / 5.511 * 100.0))],
         ),
         (
             "improvement.latency.p50",
@@ -765,10 +765,10 @@ fn results_of_another_kind_are_refused() {
         ("{\"rows\": []}", "no `schema` field"),
         (
             "{\"schema\": \"estune.plan/1\"}",
-            "schema `estune.plan/1`, but estune check reads `estune.bench/1`",
+            "schema `estune.plan/1`, but estune check reads `estune.bench/2`",
         ),
         (
-            "{\"schema\": \"estune.bench/1\", \"metadata\": {}}",
+            "{\"schema\": \"estune.bench/2\", \"metadata\": {}}",
             "does not match it at `metadata",
         ),
     ];
@@ -779,16 +779,16 @@ fn results_of_another_kind_are_refused() {
 }
 
 #[test]
-fn the_readme_lists_every_metric() {
-    let readme = include_str!("../../README.md");
-    let section = readme
-        .split("## `estune check`")
+fn the_check_page_lists_every_metric() {
+    let page = include_str!("../../docs/check.md");
+    let section = page
+        .split("## The criteria language")
         .nth(1)
-        .expect("README has a section `estune check`");
+        .expect("docs/check.md has a section `The criteria language`");
     for m in CATALOG {
         assert!(
             section.contains(&format!("| `{}` |", m.name)),
-            "README, section `estune check`, does not list metric `{}`",
+            "docs/check.md, section `The criteria language`, does not list metric `{}`",
             m.name
         );
     }

@@ -1,15 +1,13 @@
 //! `estune seed`, `estune bench`, `estune sweep`.
 
-use super::connect::{ConnectArgs, Endpoints};
+use super::connect::ConnectArgs;
 use super::UsageError;
-use crate::bench::{self, Arrivals, BenchOptions, BenchProgressBar, RunHooks, StopToken};
-use crate::workload::{
-    self, AppendMode, LibraryFactory, Mix, Route, Routing, SeedOptions, Streams,
-};
+use crate::bench::{self, Arrivals, BenchOptions, BenchProgressBar, StopToken};
+use crate::measure::{self, LoadSpec};
+use crate::workload::{self, AppendMode, Route, Routing, SeedOptions};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -150,15 +148,6 @@ pub struct SweepArgs {
     pub out: Option<PathBuf>,
 }
 
-fn need(ep: &Option<String>, what: &str) -> anyhow::Result<String> {
-    ep.clone().ok_or_else(|| {
-        UsageError(format!(
-            "{what} needs a replica: pass --replica DSN with --primary"
-        ))
-        .into()
-    })
-}
-
 pub fn seed(a: SeedArgs) -> anyhow::Result<ExitCode> {
     super::runtime()?.block_on(async move {
         let ep = a.connect.endpoints()?;
@@ -199,46 +188,6 @@ pub fn seed(a: SeedArgs) -> anyhow::Result<ExitCode> {
         );
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// The factory, and a refusal when the pool cannot fit the servers.
-async fn factory(l: &LoadArgs, ep: &Endpoints) -> anyhow::Result<Arc<LibraryFactory>> {
-    let primary = ep.app[0].clone().expect("a primary is always known");
-    let replica = need(&ep.app[1], "the workload")?;
-    let mix =
-        Mix::parse(&l.mix, l.books, l.readers).map_err(|e| UsageError(format!("--mix: {e}")))?;
-    let mut f = LibraryFactory::new(&primary, &replica, mix)?;
-    f.mode = match l.append_mode {
-        ModeArg::AsOriginal => AppendMode::AsOriginal,
-        ModeArg::Serializable => AppendMode::Serializable,
-        ModeArg::AdvisoryLock => AppendMode::AdvisoryLock,
-    };
-    f.routing = routing(&l.route)?;
-    f.seed = l.seed;
-    for (i, url) in ep.admin.iter().enumerate() {
-        let Some(url) = url else { continue };
-        let c = crate::db::connect(url, Duration::from_secs(5)).await?;
-        let row = c
-            .query_one(
-                "SELECT current_setting('max_connections')::int - current_setting('superuser_reserved_connections')::int,
-                        (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int",
-                &[],
-            )
-            .await?;
-        let (room, used): (i32, i32) = (row.get(0), row.get(1));
-        if l.workers as i64 > (room - used) as i64 {
-            let role = if i == 0 { "primary" } else { "replica" };
-            return Err(UsageError(format!(
-                "--workers {} needs {} connections on the {role}, which has room for {} more (max_connections less reserved, {used} in use); lower --workers or raise max_connections",
-                l.workers, l.workers, room - used
-            ))
-            .into());
-        }
-    }
-    let client = crate::db::connect(&primary, Duration::from_secs(5)).await?;
-    workload::install_schema(&client).await?;
-    f.prime_loans(&client).await?;
-    Ok(Arc::new(f))
 }
 
 fn threads(n: usize) -> Result<(), UsageError> {
@@ -284,13 +233,6 @@ pub fn routing(specs: &[String]) -> Result<Routing, UsageError> {
     Ok(r)
 }
 
-fn route_name(r: Route) -> &'static str {
-    match r {
-        Route::Primary => "primary",
-        Route::Replica => "replica",
-    }
-}
-
 fn options(
     l: &LoadArgs,
     rate: f64,
@@ -330,14 +272,29 @@ fn on_ctrl_c(stop: StopToken) {
     });
 }
 
+/// The workload options as the library takes them.
+fn load_spec(l: &LoadArgs) -> Result<LoadSpec, UsageError> {
+    Ok(LoadSpec {
+        mix: l.mix.clone(),
+        books: l.books,
+        readers: l.readers,
+        append_mode: match l.append_mode {
+            ModeArg::AsOriginal => AppendMode::AsOriginal,
+            ModeArg::Serializable => AppendMode::Serializable,
+            ModeArg::AdvisoryLock => AppendMode::AdvisoryLock,
+        },
+        routing: routing(&l.route)?,
+        seed: l.seed,
+        threads: l.threads,
+    })
+}
+
 pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     threads(a.load.threads)?;
     super::runtime_with(a.load.threads)?.block_on(async move {
         let o = options(&a.load, a.rate, a.closed_loop, a.label.clone())?;
-        let ep = a.load.connect.endpoints()?;
-        let f = factory(&a.load, &ep).await?;
-        let admin_p = ep.admin[0].clone().expect("a primary is always known");
-        let sampler = bench::ServerSampler::connect(&admin_p, ep.admin[1].as_deref()).await?;
+        let spec = load_spec(&a.load)?;
+        let pair = a.load.connect.pair()?;
         let stop = StopToken::new();
         on_ctrl_c(stop.clone());
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -348,19 +305,17 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
             }
             bar.finish();
         });
-        let extra = serde_json::json!({ "mix": a.load.mix, "append_mode": format!("{:?}", a.load.append_mode), "queries_on": route_name(f.routing.queries), "books": f.mix.books, "readers": f.mix.readers, "client_threads": a.load.threads });
-        let app_p = ep.app[0].clone().expect("a primary is always known");
-        let counter = crate::db::connect(&app_p, Duration::from_secs(5)).await?;
-        let before = count_events(&counter).await?;
-        let mut result = bench::run(f, &o, RunHooks { sampler: Some(sampler), stop, progress: Some(tx), extra }).await?;
+        let hooks = measure::Hooks {
+            stop,
+            progress: Some(tx),
+            extra: serde_json::json!({}),
+        };
+        let result = measure::run(&spec, &o, &pair, hooks).await;
         let _ = drawer.await;
-        match verify(&ep, before, result.summary.acknowledged_events).await {
-            Ok(v) => result.verification = Some(v),
-            Err(e) => eprintln!("warning: the end-of-run verification could not run: {e:#}"),
-        }
+        let result = result?;
         print!("{}", bench::summary_table(&result));
         match &result.verification {
-            Some(v) => println!("{}", verification_line(v)),
+            Some(v) => println!("{}", measure::verification_line(v)),
             None => println!("verification: not done (see the warning above)"),
         }
         if let Some(path) = &a.out {
@@ -371,90 +326,13 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn count_events(c: &tokio_postgres::Client) -> anyhow::Result<u64> {
-    let n: i64 = c
-        .query_one("SELECT count(*) FROM events", &[])
-        .await?
-        .get(0);
-    Ok(n as u64)
-}
-
-/// After the run: every acknowledged event is in the table, the replica
-/// has replayed to the primary's end, and the streams obey the rules.
-async fn verify(
-    ep: &Endpoints,
-    before: u64,
-    acknowledged: u64,
-) -> anyhow::Result<bench::Verification> {
-    let timeout = Duration::from_secs(5);
-    let primary = crate::db::connect(
-        ep.app[0].as_deref().expect("a primary is always known"),
-        timeout,
-    )
-    .await?;
-    let after = count_events(&primary).await?;
-    let added = after.saturating_sub(before);
-    // A replica that is gone (or does not catch up) is a finding of the
-    // check, not a reason to lose the report.
-    let replica_caught_up = match &ep.app[1] {
-        Some(r) => Some(match crate::db::connect(r, timeout).await {
-            Ok(replica) => crate::cluster::bringup::wait_replayed(&primary, &replica)
-                .await
-                .is_ok(),
-            Err(_) => false,
-        }),
-        None => None,
-    };
-    let violations = workload::verify_streams(&primary, &Streams::All)
-        .await
-        .ok()
-        .map(|v| v.total());
-    Ok(bench::Verification {
-        events_before: before,
-        events_after: after,
-        acknowledged_events: acknowledged,
-        missing_events: acknowledged.saturating_sub(added),
-        unacknowledged_events: added.saturating_sub(acknowledged),
-        replica_caught_up,
-        violations,
-    })
-}
-
-fn verification_line(v: &bench::Verification) -> String {
-    let missing = if v.missing_events == 0 {
-        format!(
-            "all {} acknowledged events are on the primary",
-            v.acknowledged_events
-        )
-    } else {
-        format!(
-            "{} OF {} ACKNOWLEDGED EVENTS ARE MISSING",
-            v.missing_events, v.acknowledged_events
-        )
-    };
-    let replica = match v.replica_caught_up {
-        Some(true) => "; the replica replayed to the primary's end",
-        Some(false) => "; THE REPLICA DID NOT CATCH UP with the primary",
-        None => "",
-    };
-    let rules = match v.violations {
-        Some(0) => "; boundary integrity: 0 violations".to_string(),
-        Some(n) => format!("; boundary integrity: {n} VIOLATIONS (see --append-mode)"),
-        None => "; boundary integrity: not checked".to_string(),
-    };
-    format!(
-        "verification: {missing} ({} unacknowledged rows){replica}{rules}",
-        v.unacknowledged_events
-    )
-}
-
 pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
     threads(a.load.threads)?;
     super::runtime_with(a.load.threads)?.block_on(async move {
         let rates = bench::parse_rates(&a.rates).map_err(|e| UsageError(e.to_string()))?;
         let o = options(&a.load, rates.first().copied().unwrap_or(1.0), false, None)?;
         let ep = a.load.connect.endpoints()?;
-        let f = factory(&a.load, &ep).await?;
+        let f = measure::factory(&load_spec(&a.load)?, o.workers, &ep).await?;
         let stop = StopToken::new();
         on_ctrl_c(stop.clone());
         let criteria = bench::SweepCriteria {

@@ -44,7 +44,7 @@ pub struct CheckArgs {
     /// Criteria file (TOML, `[[criterion]]` tables), e.g. checks/des-targets.toml
     #[arg(long, value_name = "FILE")]
     pub criteria: PathBuf,
-    /// Result of `estune bench --out FILE` (estune.bench/1) to check
+    /// Result of `estune bench --out FILE` (estune.bench/2) to check
     #[arg(value_name = "RESULT.json")]
     pub result: PathBuf,
     /// Result from before the change, for `improvement.*` criteria

@@ -4,6 +4,8 @@
 
 use super::cluster::ClusterArgs;
 use crate::cluster::ops;
+pub use crate::measure::Endpoints;
+use crate::measure::{Managed, Pair};
 use crate::tune::Role;
 use clap::Args;
 
@@ -19,27 +21,26 @@ pub struct ConnectArgs {
     pub replica: Option<String>,
 }
 
-/// Connection strings for both servers.
-#[derive(Debug, Clone)]
-pub struct Endpoints {
-    /// As the application: the event-store database and role.
-    pub app: [Option<String>; 2],
-    /// As a superuser on the application's database, for samplers and
-    /// health probes.
-    pub admin: [Option<String>; 2],
-}
-
 impl ConnectArgs {
     pub fn managed(&self) -> bool {
         self.primary.is_none()
     }
 
     pub fn endpoints(&self) -> anyhow::Result<Endpoints> {
+        Ok(self.pair()?.endpoints)
+    }
+
+    /// The endpoints, and what a managed cluster knows about itself.
+    pub fn pair(&self) -> anyhow::Result<Pair> {
         if let Some(p) = &self.primary {
             let both = [Some(p.clone()), self.replica.clone()];
-            return Ok(Endpoints {
+            let endpoints = Endpoints {
                 app: both.clone(),
                 admin: both,
+            };
+            return Ok(Pair {
+                endpoints,
+                managed: None,
             });
         }
         let dir = self.cluster.dir();
@@ -48,9 +49,13 @@ impl ConnectArgs {
         // probes read its tables' statistics and its cache hit ratio.
         let db = Some(state.database.as_str());
         let url = |role, superuser| ops::url_on(&state, &dir, role, superuser, true, db).map(Some);
-        Ok(Endpoints {
+        let endpoints = Endpoints {
             app: [url(Role::Primary, false)?, url(Role::Replica, false)?],
             admin: [url(Role::Primary, true)?, url(Role::Replica, true)?],
+        };
+        Ok(Pair {
+            endpoints,
+            managed: Some(Managed::of(&state)),
         })
     }
 }

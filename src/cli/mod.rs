@@ -94,6 +94,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
             || c.is::<crate::tune::ValidationErrors>()
             || c.is::<crate::render::RenderError>()
             || c.is::<crate::check::CheckError>()
+            || c.is::<crate::measure::LoadError>()
             || matches!(
                 c.downcast_ref::<crate::inputs::InputError>(),
                 Some(

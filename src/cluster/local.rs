@@ -65,11 +65,8 @@ impl LocalBackend {
 
     /// Writes a file the server user owns, mode 0600, atomically.
     fn write_owned(&self, path: &Path, text: &str) -> Result<(), ClusterError> {
-        crate::atomic::write_atomic(path, text)
+        crate::atomic::write_atomic_mode(path, text.as_bytes(), 0o600)
             .map_err(ClusterError::io(format!("writing {}", path.display())))?;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
-            ClusterError::io(format!("setting the mode of {}", path.display())),
-        )?;
         self.chown(path)
     }
 

@@ -5,7 +5,6 @@
 use super::{BackendKind, ClusterError, NodeSpec, Prepared};
 use crate::tune::Role;
 use serde::{Deserialize, Serialize};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Format version of state.json; bumped on incompatible changes.
@@ -190,18 +189,16 @@ impl StateDir {
     }
 }
 
-/// Atomic write with mode 0600 (the temp file is created 0600 and renamed).
+/// Atomic write with mode 0600 (set on the temp file before the rename).
 fn write_private(path: &Path, text: &str) -> Result<(), ClusterError> {
-    crate::atomic::write_atomic(path, text)
-        .map_err(ClusterError::io(format!("writing {}", path.display())))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
-        ClusterError::io(format!("setting the mode of {}", path.display())),
-    )
+    crate::atomic::write_atomic_mode(path, text.as_bytes(), 0o600)
+        .map_err(ClusterError::io(format!("writing {}", path.display())))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn secrets_are_private_and_never_debug_printed() {

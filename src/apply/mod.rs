@@ -5,6 +5,7 @@
 //! back — the cluster is never left down.
 
 mod backup;
+pub mod catalog;
 pub mod diff;
 pub mod report_text;
 
@@ -35,6 +36,11 @@ pub struct ApplyReport {
     pub profile: String,
     pub plan_hash: String,
     pub changes: Vec<Change>,
+    /// Storage parameters and statistics targets catalog.sql changes on
+    /// the primary (the replica follows through WAL).
+    pub catalog: Vec<catalog::CatalogChange>,
+    /// Why the catalog was not compared (no event-store tables yet).
+    pub catalog_note: Option<String>,
     pub dry_run: bool,
     /// In the order they were changed.
     pub restarted: Vec<Role>,
@@ -110,6 +116,40 @@ async fn connect(node: &NodeSpec, secrets: &Secrets) -> anyhow::Result<tokio_pos
     Ok(crate::db::connect(&dsn, std::time::Duration::from_secs(5)).await?)
 }
 
+/// The superuser on the event store's database of `role`, where catalog.sql
+/// runs and the catalog state is read.
+async fn connect_app_db(
+    state: &ClusterState,
+    role: Role,
+    secrets: &Secrets,
+) -> anyhow::Result<tokio_postgres::Client> {
+    let dsn = bringup::conninfo(
+        state.node(role).host_port,
+        "postgres",
+        &secrets.superuser,
+        &state.database,
+    );
+    Ok(crate::db::connect(&dsn, std::time::Duration::from_secs(5)).await?)
+}
+
+/// What catalog.sql would change, into the report; a note when the
+/// database has none of the event-store relations to compare.
+async fn catalog_diff(
+    report: &mut ApplyReport,
+    client: &tokio_postgres::Client,
+    plan: &Plan,
+    place: &str,
+) -> anyhow::Result<()> {
+    let live = catalog::read(client).await?;
+    if live.is_empty() {
+        report.catalog_note = Some(format!(
+            "{place} has no event-store tables yet: catalog.sql skips them (apply again after `estune seed` creates them)"
+        ));
+    }
+    report.catalog = catalog::diff(&catalog::planned(plan), &live);
+    Ok(())
+}
+
 pub async fn apply_managed(
     name: &str,
     dir: &StateDir,
@@ -140,6 +180,10 @@ pub async fn apply_managed(
             .changes
             .extend(diff::diff(plan.role(role), &live, &catalog));
     }
+    let app_db = connect_app_db(&state, Role::Primary, &secrets).await?;
+    let place = format!("database {} on the primary", state.database);
+    catalog_diff(&mut report, &app_db, &plan, &place).await?;
+    drop(app_db);
     let docker = state.backend == crate::cluster::BackendKind::Docker;
     let memory_changes: Vec<(Role, u64)> = Role::BOTH
         .iter()
@@ -200,27 +244,41 @@ pub async fn apply_managed(
         }
     }
     set_limits(backend.as_ref(), &mut state, &lower, &mut report, progress).await?;
-    let sql = renderer.catalog_sql(&plan)?;
-    let app_db = crate::db::connect(
-        &bringup::conninfo(
-            state.node(Role::Primary).host_port,
-            "postgres",
-            &secrets.superuser,
-            &state.database,
-        ),
-        std::time::Duration::from_secs(5),
-    )
-    .await?;
-    app_db
-        .batch_execute(&sql)
-        .await
-        .context("running catalog.sql on the primary")?;
+    if let Err(e) = run_catalog(&state, &secrets, &renderer, &plan).await {
+        progress(&format!("{e:#}"));
+        progress("restoring the previous configuration");
+        // The memory limits set so far go on record, so that the rollback
+        // puts the previous ones back too.
+        dir.save(&state)?;
+        backup::rollback(name, dir, progress).await.context(
+            "restoring the previous configuration also failed; see `estune cluster logs`",
+        )?;
+        bail!("apply failed on the catalog and was rolled back: the servers run their previous configuration and the catalog is as it was.\n{e:#}");
+    }
     verify(&state, &secrets, &plan, &catalog).await?;
     state.profile = plan.profile.clone();
     state.plan_hash = plan.hash.clone();
     state.applied = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     dir.save(&state)?;
     Ok(report)
+}
+
+/// catalog.sql on the primary's event-store database, kept only when the
+/// catalog is then exactly the plan's.
+async fn run_catalog(
+    state: &ClusterState,
+    secrets: &Secrets,
+    renderer: &Renderer,
+    plan: &Plan,
+) -> anyhow::Result<()> {
+    let sql = renderer.catalog_sql(plan)?;
+    let mut client = connect_app_db(state, Role::Primary, secrets).await?;
+    let server = format!(
+        "the primary (127.0.0.1:{}, database {})",
+        state.node(Role::Primary).host_port,
+        state.database
+    );
+    catalog::run_verified(&mut client, &sql, plan, &server).await
 }
 
 async fn set_limits(
@@ -339,6 +397,11 @@ pub async fn apply_dsn(
             &diff::live(c).await?,
             &catalog,
         ));
+    }
+    let place = crate::db::server_label(primary);
+    catalog_diff(&mut report, &servers[0].2, &plan, &place).await?;
+    if !o.dry_run && !report.catalog.is_empty() {
+        report.todo.push("run catalog.sql on the primary's event-store database for the catalog changes (`estune render -o DIR` writes it; psql -f DIR/catalog.sql): estune does not change the catalog of a server it does not manage".into());
     }
     if report.dry_run {
         if !o.dry_run {

@@ -20,6 +20,7 @@ pub fn table(r: &ApplyReport) -> String {
         }
         out.push_str(&format!("{t}\n"));
     }
+    out.push_str(&catalog(r));
     let roles = |v: &[crate::tune::Role]| {
         v.iter()
             .map(|r| r.to_string())
@@ -52,6 +53,26 @@ pub fn table(r: &ApplyReport) -> String {
         out.push_str(&format!("to do: {t}\n"));
     }
     out
+}
+
+/// The catalog rows: what catalog.sql changes on the primary.
+fn catalog(r: &ApplyReport) -> String {
+    if let Some(note) = &r.catalog_note {
+        return format!("catalog: {note}\n");
+    }
+    if r.catalog.is_empty() {
+        return "no catalog changes: the event tables already have this profile's storage parameters and statistics targets\n".into();
+    }
+    let mut t = crate::table::new(&["relation", "parameter", "live", "planned"]);
+    for c in &r.catalog {
+        t.add_row(vec![
+            c.relation.clone(),
+            c.parameter.clone(),
+            c.live.clone(),
+            c.planned.clone(),
+        ]);
+    }
+    format!("{t}\ncatalog.sql changes these on the primary; the replica follows through WAL\n")
 }
 
 pub fn json(r: &ApplyReport) -> String {

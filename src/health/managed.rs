@@ -42,28 +42,78 @@ pub async fn add_cluster_facts(
             },
             Err(e) => m.note = Some(format!("memory use unknown: {e}")),
         }
-        if let Ok((plan, _)) = &plan {
+        if let Ok((plan, ..)) = &plan {
             m.budget_bytes = Some(plan.role(s.role).budget.total);
         }
         s.memory = Some(m);
     }
     let config = snap.config.get_or_insert_with(ConfigCheck::default);
     config.profile = Some(state.profile.clone());
+    config.managed = true;
     config.plan_hash = Some(state.plan_hash.clone());
     match plan {
-        Ok((_, drift)) => config.drift = drift,
-        Err(e) => config.drift_note = Some(e),
+        Ok((_, drift, catalog)) => {
+            config.drift = drift;
+            record_catalog(config, catalog);
+        }
+        Err(e) => {
+            config.catalog_note = Some(e.replacen("drift not checked", "catalog not checked", 1));
+            config.drift_note = Some(e);
+        }
     }
 }
 
+fn record_catalog(config: &mut ConfigCheck, catalog: Result<Vec<CatalogDrift>, String>) {
+    match catalog {
+        Ok(drift) => config.catalog_drift = drift,
+        Err(e) => config.catalog_note = Some(e),
+    }
+}
+
+/// The catalog of the event-store tables and indexes against `plan`'s,
+/// read through `client` (connected to `place`, a database that should
+/// hold them) on `role`. Err says why it was not checked.
+async fn catalog_drift_of(
+    plan: &crate::tune::Plan,
+    role: Role,
+    client: &tokio_postgres::Client,
+    place: &str,
+) -> Result<Vec<CatalogDrift>, String> {
+    let live = apply::catalog::read(client).await.map_err(|e| {
+        format!(
+            "catalog not checked on {place}: {:#}",
+            anyhow::Error::new(e)
+        )
+    })?;
+    if live.is_empty() {
+        return Err(format!(
+            "catalog not checked: {place} has no event-store tables (events, snapshots) or indexes"
+        ));
+    }
+    let changes = apply::catalog::diff(&apply::catalog::planned(plan), &live);
+    Ok(changes
+        .into_iter()
+        .map(|c| CatalogDrift {
+            role: role.to_string(),
+            relation: c.relation,
+            parameter: c.parameter,
+            live: c.live,
+            planned: c.planned,
+        })
+        .collect())
+}
+
+type CatalogResult = Result<Vec<CatalogDrift>, String>;
+
 /// The plan of the profile last applied, rebuilt against the primary's
-/// catalog, and the settings whose live value differs from it.
+/// catalog, the settings whose live value differs from it, and the
+/// catalog state of the event-store relations that differs from it.
 async fn plan_of(
     snap: &Snapshot,
     state: &ClusterState,
     dir: &StateDir,
     timeout: Duration,
-) -> Result<(crate::tune::Plan, Vec<Drift>), String> {
+) -> Result<(crate::tune::Plan, Vec<Drift>, CatalogResult), String> {
     let why = |e: &dyn std::fmt::Display| format!("drift not checked: {e}");
     let search = Some(std::path::Path::new("profiles")).filter(|p| p.is_dir());
     let profile = crate::profile::load(&state.profile, search)
@@ -107,7 +157,22 @@ async fn plan_of(
     let drift = drift_of(&plan, &clients, &catalog)
         .await
         .map_err(|e| why(&e))?;
-    Ok((plan, drift))
+    // The catalog lives in the event store's database, not in `postgres`
+    // where the settings were read; the replica's is the primary's.
+    let role = primary.0;
+    let node = state.node(role);
+    let dsn = crate::cluster::bringup::conninfo(
+        node.host_port,
+        "postgres",
+        &secrets.superuser,
+        &state.database,
+    );
+    let place = format!("database {} on the {role}", state.database);
+    let catalog_drift = match crate::db::connect(&dsn, timeout).await {
+        Ok(c) => catalog_drift_of(&plan, role, &c, &place).await,
+        Err(e) => Err(format!("catalog not checked: {e}")),
+    };
+    Ok((plan, drift, catalog_drift))
 }
 
 /// The settings of each server whose live value differs from `plan`,
@@ -173,18 +238,31 @@ pub async fn add_profile_drift(
         let drift = drift_of(&plan, &clients, &catalog)
             .await
             .map_err(|e| why(&e))?;
-        Ok::<_, String>((plan, drift))
+        // The catalog is read where the connection string points: the
+        // event store's database is the user's to name.
+        let (role, client) = primary;
+        let place = targets
+            .iter()
+            .find(|t| t.role == *role)
+            .map(|t| crate::db::server_label(&t.dsn))
+            .unwrap_or_else(|| role.to_string());
+        let catalog_drift = catalog_drift_of(&plan, *role, client, &place).await;
+        Ok::<_, String>((plan, drift, catalog_drift))
     })
     .await
     .unwrap_or_else(|_| Err("drift not checked: the servers did not answer in time".into()));
     let config = snap.config.get_or_insert_with(ConfigCheck::default);
     config.profile = Some(profile.name.clone());
     match result {
-        Ok((plan, drift)) => {
+        Ok((plan, drift, catalog)) => {
             config.plan_hash = Some(crate::tune::hash(&plan));
             config.drift = drift;
+            record_catalog(config, catalog);
         }
-        Err(e) => config.drift_note = Some(e),
+        Err(e) => {
+            config.catalog_note = Some(e.replacen("drift not checked", "catalog not checked", 1));
+            config.drift_note = Some(e);
+        }
     }
 }
 

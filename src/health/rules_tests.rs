@@ -606,6 +606,76 @@ fn pair_parity_and_drift() {
 }
 
 #[test]
+fn catalog_drift_names_relation_parameter_values_and_the_fix() {
+    let hand = CatalogDrift {
+        role: "primary".into(),
+        relation: "events".into(),
+        parameter: "fillfactor".into(),
+        live: "50".into(),
+        planned: "default".into(),
+    };
+    // (profile, managed, drift, note) → (status, value contains, recommendation contains)
+    let cases = [
+        (None, true, vec![hand.clone()], None, None),
+        (
+            Some("stock"),
+            true,
+            vec![],
+            None,
+            Some((Ok, "match profile stock", "")),
+        ),
+        (
+            Some("stock"),
+            true,
+            vec![hand.clone()],
+            None,
+            Some((
+                Warn,
+                "events fillfactor: live 50, planned default",
+                "`estune apply --profile stock` re-applies",
+            )),
+        ),
+        (
+            Some("eventstore"),
+            false,
+            vec![hand.clone()],
+            None,
+            Some((Warn, "live 50", "estune render --profile eventstore -o DIR")),
+        ),
+        (
+            Some("stock"),
+            true,
+            vec![],
+            Some("catalog not checked: no event-store tables"),
+            Some((Ok, "not checked", "no event-store tables")),
+        ),
+    ];
+    for (profile, managed, drift, note, want) in cases {
+        let snap = Snapshot {
+            config: Some(ConfigCheck {
+                profile: profile.map(String::from),
+                managed,
+                catalog_drift: drift,
+                catalog_note: note.map(String::from),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let fs = findings_of(snap);
+        let got = fs.iter().find(|f| f.check == "catalog_drift");
+        match (got, want) {
+            (None, None) => {}
+            (Some(f), Some((st, value, rec))) => {
+                assert_eq!(f.status, st, "{f:#?}");
+                assert!(f.value.contains(value), "{f:#?}");
+                assert!(f.recommendation.contains(rec), "{f:#?}");
+            }
+            (got, want) => panic!("got {got:#?}, want {want:?}"),
+        }
+    }
+}
+
+#[test]
 fn worst_status_and_nagios_exit_codes() {
     let f = |status| Finding {
         server: "primary".into(),

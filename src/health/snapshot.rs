@@ -355,11 +355,32 @@ pub struct ConfigCheck {
     pub parity: Vec<ParityGap>,
     /// The profile last applied (managed clusters) and its plan hash.
     pub profile: Option<String>,
+    /// A managed cluster (`estune apply` can fix drift), not a pair given
+    /// by connection strings.
+    pub managed: bool,
     pub plan_hash: Option<String>,
     /// Live settings that differ from that plan.
     pub drift: Vec<Drift>,
     /// Why drift was not checked.
     pub drift_note: Option<String>,
+    /// Storage parameters and statistics targets of the event-store
+    /// tables and indexes that differ from that plan's catalog.sql.
+    pub catalog_drift: Vec<CatalogDrift>,
+    /// Why the catalog was not checked.
+    pub catalog_note: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CatalogDrift {
+    /// Where it was read (the primary, or the replica when the primary
+    /// does not answer: the catalog is the same on both).
+    pub role: String,
+    pub relation: String,
+    /// A storage parameter, or `column statistics`.
+    pub parameter: String,
+    /// The value, or `default` (`default (-1)` for a statistics target).
+    pub live: String,
+    pub planned: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -9,6 +9,7 @@ pub use load::{available, BUILTIN};
 pub use model::{Method, Storage, SynchronousCommit};
 pub use resolve::{
     Access, Durability, Located, Origin, Profile, Resources, RoleProfile, TableProfile, Workload,
+    COLUMNS, INDEXES, TABLES,
 };
 
 use std::path::{Path, PathBuf};

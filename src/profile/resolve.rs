@@ -116,7 +116,8 @@ pub const INDEXES: &[&str] = &[
     "idx_snapshots_sequence",
     "idx_snapshots_created_at",
 ];
-const COLUMNS: &[(&str, &[&str])] = &[
+/// The columns of each table, for statistics targets.
+pub const COLUMNS: &[(&str, &[&str])] = &[
     (
         "events",
         &[

@@ -5,7 +5,7 @@
 mod explain;
 pub use explain::{explain, plan_json};
 
-use crate::tune::{Plan, RelSetting, RelationKind, Role, RolePlan, Setting, Source};
+use crate::tune::{OwnedRelation, Plan, RelSetting, RelationKind, Role, RolePlan, Setting, Source};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -34,6 +34,8 @@ pub const TEMPLATES: &[(&str, &str)] = &[
 pub enum RenderError {
     #[error("template directory {0} does not exist")]
     NoDir(PathBuf),
+    #[error("catalog.sql: {0}")]
+    Catalog(String),
     #[error("template {name}: {source:#}")]
     Template {
         name: String,
@@ -104,8 +106,18 @@ impl Renderer {
         self.render("alter-system.sql.j2", view(plan, Some(role)))
     }
 
+    /// Every relation of the event-store schema: what the plan sets, and
+    /// every other storage parameter and statistics target reset, so that
+    /// the catalog ends up exactly the plan's whatever was there before.
     pub fn catalog_sql(&self, plan: &Plan) -> Result<String, RenderError> {
-        self.render("catalog.sql.j2", view(plan, None))
+        let owned =
+            crate::tune::owned(&plan.relations, plan.pg_version).map_err(RenderError::Catalog)?;
+        let mut v = view(plan, None);
+        v.relations = owned.iter().map(owned_view).collect();
+        v.sets_no_catalog = owned
+            .iter()
+            .all(|r| r.options.is_empty() && r.statistics.is_empty());
+        self.render("catalog.sql.j2", v)
     }
 }
 
@@ -116,6 +128,8 @@ struct View<'a> {
     role: Option<RoleView>,
     access: &'a crate::profile::Access,
     relations: Vec<RelView>,
+    /// The plan sets no storage parameter or statistics target at all.
+    sets_no_catalog: bool,
 }
 
 #[derive(Serialize)]
@@ -163,10 +177,16 @@ struct SettingView {
 #[derive(Serialize)]
 struct RelView {
     kind: &'static str,
+    /// table, B-tree index or GIN index, for comments.
+    kind_name: &'static str,
     name: String,
     options: Vec<RelSettingView>,
     statistics: Vec<RelSettingView>,
     clean_pending: bool,
+    /// Storage parameters the plan does not set (catalog.sql only).
+    reset: Vec<&'static str>,
+    /// Columns without a target in the plan (catalog.sql only).
+    default_statistics: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -244,6 +264,32 @@ fn rel_setting_view(s: &RelSetting) -> RelSettingView {
     }
 }
 
+fn kind_str(kind: RelationKind) -> &'static str {
+    match kind {
+        RelationKind::Table => "table",
+        RelationKind::Index => "index",
+    }
+}
+
+fn clean_pending(options: &[RelSetting]) -> bool {
+    options
+        .iter()
+        .any(|o| o.name == "fastupdate" && o.value == crate::value::Value::Bool(false))
+}
+
+fn owned_view(r: &OwnedRelation) -> RelView {
+    RelView {
+        kind: kind_str(r.schema.kind),
+        kind_name: crate::tune::reloptions::kind_name(r.schema.relkind),
+        name: r.schema.name.to_string(),
+        options: r.options.iter().map(rel_setting_view).collect(),
+        statistics: r.statistics.iter().map(rel_setting_view).collect(),
+        clean_pending: clean_pending(r.options),
+        reset: r.reset.clone(),
+        default_statistics: r.default_statistics.clone(),
+    }
+}
+
 fn view(plan: &Plan, role: Option<Role>) -> View<'_> {
     View {
         version: env!("CARGO_PKG_VERSION"),
@@ -264,18 +310,19 @@ fn view(plan: &Plan, role: Option<Role>) -> View<'_> {
             .relations
             .iter()
             .map(|r| RelView {
-                kind: match r.kind {
+                kind: kind_str(r.kind),
+                kind_name: match r.kind {
                     RelationKind::Table => "table",
                     RelationKind::Index => "index",
                 },
                 name: r.name.clone(),
                 options: r.options.iter().map(rel_setting_view).collect(),
                 statistics: r.statistics.iter().map(rel_setting_view).collect(),
-                clean_pending: r
-                    .options
-                    .iter()
-                    .any(|o| o.name == "fastupdate" && o.value == crate::value::Value::Bool(false)),
+                clean_pending: clean_pending(&r.options),
+                reset: vec![],
+                default_statistics: vec![],
             })
             .collect(),
+        sets_no_catalog: plan.relations.is_empty(),
     }
 }

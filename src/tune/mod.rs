@@ -20,6 +20,7 @@ mod wal;
 
 pub use builder::Target;
 pub use plan::*;
+pub use tables::{owned, schema, OwnedRelation, SchemaRelation};
 pub use validate::{validate, ValidationError, ValidationErrors};
 
 use crate::profile::{Profile, Storage};

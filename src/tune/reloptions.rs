@@ -130,6 +130,15 @@ const OPTIONS: &[(&str, RelKind, Ty, u32)] = &[
         Ty::Int(-1, I32),
         13,
     ),
+    (
+        "vacuum_max_eager_freeze_failure_rate",
+        RelKind::Table,
+        Ty::Real(0.0, 1.0),
+        18,
+    ),
+    // Listed so that catalog.sql resets it and drift shows it: a profile
+    // has no reason to set it (it is for logical decoding plugins).
+    ("user_catalog_table", RelKind::Table, Ty::Bool, 13),
     ("fillfactor", RelKind::Btree, Ty::Int(10, 100), 13),
     ("deduplicate_items", RelKind::Btree, Ty::Bool, 13),
     ("fastupdate", RelKind::Gin, Ty::Bool, 13),
@@ -147,6 +156,54 @@ pub fn names(kind: RelKind) -> Vec<&'static str> {
         .filter(|o| o.1 == kind)
         .map(|o| o.0)
         .collect()
+}
+
+/// The storage parameters PostgreSQL `major` has for `kind`: what
+/// catalog.sql resets when the profile does not set them (a RESET of a
+/// name the server does not know is accepted silently, so a list for the
+/// wrong version would hide the mistake rather than fail).
+pub fn names_in(kind: RelKind, major: u32) -> Vec<&'static str> {
+    OPTIONS
+        .iter()
+        .filter(|o| o.1 == kind && o.3 <= major)
+        .map(|o| o.0)
+        .collect()
+}
+
+/// A storage parameter's value in one spelling, so that what
+/// `pg_class.reloptions` holds (the text as it was written: `off`, `of`,
+/// `false`, `5e-2`) compares equal with the plan's (`off`, `0.05`).
+/// Booleans become `on`/`off`, numbers their shortest decimal; a name this
+/// module does not know, or a value its type does not read, stays as is.
+pub fn normalize(kind: RelKind, name: &str, raw: &str) -> String {
+    let raw = raw.trim();
+    let Some(&(_, _, ty, _)) = OPTIONS.iter().find(|o| o.1 == kind && o.0 == name) else {
+        return raw.to_string();
+    };
+    let boolean = || parse_bool(raw).map(|b| if b { "on" } else { "off" }.to_string());
+    let number = || raw.parse::<f64>().ok().filter(|r| r.is_finite());
+    let normal = match ty {
+        Ty::Bool => boolean(),
+        Ty::IndexCleanup if raw.eq_ignore_ascii_case("auto") => Some("auto".into()),
+        Ty::IndexCleanup => boolean(),
+        Ty::Int(..) | Ty::Kilobytes(..) => number().map(|r| format!("{}", r.round())),
+        Ty::Real(..) | Ty::Millis(..) => number().map(|r| format!("{r}")),
+    };
+    normal.unwrap_or_else(|| raw.to_string())
+}
+
+/// PostgreSQL's `parse_bool`: on/off, true/false, yes/no, 1/0, and any
+/// unambiguous prefix of them (`t`, `fa`, `of`), in any case.
+fn parse_bool(raw: &str) -> Option<bool> {
+    let v = raw.to_ascii_lowercase();
+    let prefix_of = |word: &str, min: usize| v.len() >= min && word.starts_with(v.as_str());
+    if prefix_of("true", 1) || prefix_of("yes", 1) || v == "1" || prefix_of("on", 2) {
+        Some(true)
+    } else if prefix_of("false", 1) || prefix_of("no", 1) || v == "0" || prefix_of("off", 2) {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 /// Checks one option and returns it in the form `ALTER … SET (…)` takes
@@ -220,7 +277,8 @@ pub fn check(kind: RelKind, name: &str, v: &Value, major: u32) -> Result<Value, 
     }
 }
 
-fn kind_name(k: RelKind) -> &'static str {
+/// The relation kind's name, for messages.
+pub fn kind_name(k: RelKind) -> &'static str {
     match k {
         RelKind::Table => "table",
         RelKind::Btree => "B-tree index",
@@ -243,6 +301,49 @@ fn describe(ty: Ty, major: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normalises_what_postgres_keeps_as_written() {
+        use RelKind::*;
+        let cases: &[(RelKind, &str, &str, &str)] = &[
+            (Gin, "fastupdate", "off", "off"),
+            (Gin, "fastupdate", "false", "off"),
+            (Gin, "fastupdate", "OF", "off"),
+            (Gin, "fastupdate", "t", "on"),
+            (Gin, "fastupdate", "1", "on"),
+            (Gin, "fastupdate", "o", "o"),
+            (Table, "vacuum_index_cleanup", "AUTO", "auto"),
+            (Table, "vacuum_index_cleanup", "yes", "on"),
+            (Table, "autovacuum_vacuum_scale_factor", "5e-2", "0.05"),
+            (Table, "autovacuum_vacuum_scale_factor", "0.0", "0"),
+            (Table, "autovacuum_vacuum_cost_delay", "2", "2"),
+            (Table, "fillfactor", "098", "98"),
+            (Table, "log_autovacuum_min_duration", "-1", "-1"),
+            (Gin, "gin_pending_list_limit", "4096", "4096"),
+            (Table, "no_such_parameter", " x ", "x"),
+        ];
+        for (kind, name, raw, want) in cases {
+            assert_eq!(normalize(*kind, name, raw), *want, "{name}={raw}");
+        }
+    }
+
+    #[test]
+    fn names_follow_the_version() {
+        let t15 = names_in(RelKind::Table, 15);
+        let t18 = names_in(RelKind::Table, 18);
+        for n in [
+            "autovacuum_vacuum_max_threshold",
+            "vacuum_max_eager_freeze_failure_rate",
+        ] {
+            assert!(!t15.contains(&n) && t18.contains(&n), "{n}");
+        }
+        assert!(t15.contains(&"user_catalog_table"));
+        assert_eq!(names_in(RelKind::Gin, 13), names(RelKind::Gin));
+        assert_eq!(
+            names_in(RelKind::Btree, 18),
+            ["fillfactor", "deduplicate_items"]
+        );
+    }
 
     #[test]
     fn checks() {

@@ -181,3 +181,107 @@ pub fn plan(profile: &Profile, major: u32) -> Result<Vec<RelationPlan>, TuneErro
     rels.retain(|r| !(r.options.is_empty() && r.statistics.is_empty()));
     Ok(rels)
 }
+
+/// One relation of the event-store schema, as catalog.sql owns it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaRelation {
+    pub name: &'static str,
+    pub kind: PlanKind,
+    pub relkind: RelKind,
+    /// The columns that take a statistics target (none for an index: only
+    /// expression columns of an index have one, and these have none).
+    pub columns: &'static [&'static str],
+}
+
+/// Every table and index of the event-store schema, tables first, in the
+/// order the profile model lists them. Relation, column and parameter
+/// names in catalog.sql and in the live reads come from here and from
+/// `reloptions`, never from text a user typed.
+pub fn schema() -> Vec<SchemaRelation> {
+    let tables = crate::profile::TABLES.iter().map(|t| SchemaRelation {
+        name: t,
+        kind: PlanKind::Table,
+        relkind: RelKind::Table,
+        columns: crate::profile::COLUMNS
+            .iter()
+            .find(|(n, _)| n == t)
+            .map(|(_, c)| *c)
+            .unwrap_or_default(),
+    });
+    let indexes = crate::profile::INDEXES.iter().map(|i| SchemaRelation {
+        name: i,
+        kind: PlanKind::Index,
+        relkind: index_kind(i).0,
+        columns: &[],
+    });
+    tables.chain(indexes).collect()
+}
+
+/// The whole catalog state a plan gives one relation of the schema: its
+/// own settings, and everything else back at PostgreSQL's default.
+#[derive(Debug, Clone)]
+pub struct OwnedRelation<'a> {
+    pub schema: SchemaRelation,
+    /// Storage parameters the plan sets, in the plan's order.
+    pub options: &'a [RelSetting],
+    /// Statistics targets the plan sets.
+    pub statistics: &'a [RelSetting],
+    /// Every other storage parameter the target major has for this kind.
+    pub reset: Vec<&'static str>,
+    /// Every other column: back to default_statistics_target (-1).
+    pub default_statistics: Vec<&'static str>,
+}
+
+/// Every relation of the schema with what the plan sets on it and what it
+/// resets, for `major`. Refuses a plan whose relations, parameters or
+/// columns are not the schema's (plans built by `tune` never are; the
+/// check keeps names that reach SQL to the fixed lists).
+pub fn owned(relations: &[RelationPlan], major: u32) -> Result<Vec<OwnedRelation<'_>>, String> {
+    for r in relations {
+        let Some(s) = schema().into_iter().find(|s| s.name == r.name) else {
+            return Err(format!(
+                "`{}` is not a relation of the event-store schema",
+                r.name
+            ));
+        };
+        let known = reloptions::names_in(s.relkind, major);
+        if let Some(o) = r.options.iter().find(|o| !known.contains(&o.name.as_str())) {
+            return Err(format!(
+                "`{}` is not a storage parameter of {} ({}) in PostgreSQL {major}",
+                o.name,
+                r.name,
+                reloptions::kind_name(s.relkind)
+            ));
+        }
+        if let Some(c) = r
+            .statistics
+            .iter()
+            .find(|c| !s.columns.contains(&c.name.as_str()))
+        {
+            return Err(format!("{} has no column `{}`", r.name, c.name));
+        }
+    }
+    Ok(schema()
+        .into_iter()
+        .map(|s| {
+            let plan = relations.iter().find(|r| r.name == s.name);
+            let options = plan.map(|r| r.options.as_slice()).unwrap_or_default();
+            let statistics = plan.map(|r| r.statistics.as_slice()).unwrap_or_default();
+            OwnedRelation {
+                schema: s,
+                options,
+                statistics,
+                reset: reloptions::names_in(s.relkind, major)
+                    .into_iter()
+                    .filter(|n| !options.iter().any(|o| o.name == *n))
+                    .collect(),
+                default_statistics: s
+                    .columns
+                    .iter()
+                    .copied()
+                    .filter(|c| !statistics.iter().any(|t| t.name == *c))
+                    .collect(),
+            }
+        })
+        .collect())
+}

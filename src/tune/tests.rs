@@ -836,6 +836,48 @@ fn overrides_win_and_keep_the_formula() {
 }
 
 #[test]
+fn every_schema_relation_is_owned_and_only_schema_names_pass() {
+    let pl = plan_of(&load("eventstore"), 4 * GB, 2.0, 15).unwrap();
+    let owned = super::owned(&pl.relations, 15).unwrap();
+    let names: Vec<&str> = owned.iter().map(|r| r.schema.name).collect();
+    assert_eq!(names.len(), 10, "{names:?}");
+    assert_eq!(&names[..2], ["events", "snapshots"]);
+    let events = &owned[0];
+    // What the plan sets is not reset; everything else the version has is.
+    for o in events.options {
+        assert!(!events.reset.contains(&o.name.as_str()), "{}", o.name);
+    }
+    assert_eq!(
+        events.options.len() + events.reset.len(),
+        super::reloptions::names_in(super::reloptions::RelKind::Table, 15).len()
+    );
+    assert!(!events.default_statistics.contains(&"payload"));
+    assert!(events.default_statistics.contains(&"metadata"));
+    let stock = plan_of(&load("stock"), 4 * GB, 2.0, 15).unwrap();
+    let owned = super::owned(&stock.relations, 15).unwrap();
+    assert!(owned
+        .iter()
+        .all(|r| r.options.is_empty() && r.statistics.is_empty()));
+    assert_eq!(owned[0].default_statistics.len(), 5);
+
+    let mut bad = pl.relations.clone();
+    bad[0].name = "events; DROP TABLE events".into();
+    assert!(super::owned(&bad, 15)
+        .unwrap_err()
+        .contains("not a relation of the event-store schema"));
+    let mut bad = pl.relations.clone();
+    bad[0].options[0].name = "autovacuum_vacuum_max_threshold".into();
+    assert!(super::owned(&bad, 15)
+        .unwrap_err()
+        .contains("in PostgreSQL 15"));
+    let mut bad = pl.relations.clone();
+    bad[0].statistics[0].name = "nosuch".into();
+    assert!(super::owned(&bad, 15)
+        .unwrap_err()
+        .contains("has no column `nosuch`"));
+}
+
+#[test]
 fn hash_changes_with_any_value() {
     let p = load("eventstore");
     let a = plan_of(&p, 4 * GB, 2.0, 15).unwrap();

@@ -280,3 +280,21 @@ pub async fn client(url: &str) -> tokio_postgres::Client {
         .await
         .unwrap()
 }
+
+impl TestCluster {
+    /// The event store's tables and indexes in its database (what `estune
+    /// seed` creates), without events.
+    pub async fn install_schema(&self) {
+        let p = client(&self.eventstore_url("primary")).await;
+        estune::workload::install_schema(&p).await.unwrap();
+    }
+
+    /// Returns once the replica has replayed everything the primary wrote.
+    pub async fn wait_replayed(&self) {
+        let p = client(&self.url("primary")).await;
+        let r = client(&self.url("replica")).await;
+        estune::cluster::bringup::wait_replayed(&p, &r)
+            .await
+            .unwrap();
+    }
+}

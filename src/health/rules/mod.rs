@@ -493,4 +493,44 @@ fn config(o: &mut Out, c: &ConfigCheck) {
         }
         (None, None) => {}
     }
+    catalog_drift(o, c);
+}
+
+/// The storage parameters and statistics targets of the event tables
+/// against the profile's catalog.sql: a hand change, or what another
+/// profile left, makes a comparison run on a catalog it does not name.
+fn catalog_drift(o: &mut Out, c: &ConfigCheck) {
+    let check = "catalog_drift";
+    let Some(p) = &c.profile else { return };
+    if let Some(note) = &c.catalog_note {
+        o.note("settings", check, "not checked", note);
+        return;
+    }
+    let (st, v) = match c.catalog_drift.is_empty() {
+        true => (
+            Status::Ok,
+            format!("event tables' storage parameters and statistics targets match profile {p}"),
+        ),
+        false => (
+            Status::Warn,
+            c.catalog_drift
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} {}: live {}, planned {}",
+                        d.relation, d.parameter, d.live, d.planned
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+    };
+    let how = match c.managed {
+        true => format!("`estune apply --profile {p}` re-applies its catalog.sql"),
+        false => format!("run the catalog.sql of `estune render --profile {p} -o DIR` on the primary's event-store database"),
+    };
+    let rec = format!(
+        "the event tables' catalog is not profile {p}'s (changed by hand, or left by another profile): {how}, which resets what the profile does not set"
+    );
+    o.push("settings", check, st, v, format!("profile {p}"), &rec);
 }

@@ -5,7 +5,8 @@
 
 use super::metric::{Scope, Unit};
 use super::spec::{Cmp, Criteria, Criterion, OpSel, ServerSel};
-use crate::bench::{LatencyStats, OpSummary, RunResult, ServerSample, ServerStats};
+use crate::bench::{LatencyStats, OpSummary, RunResult, ServerStats};
+use crate::window::{self, no_samples, percentile, stats};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -468,12 +469,6 @@ fn improvement(
     ))
 }
 
-/// Server samples of the measured window (warm-up excluded).
-fn window(r: &RunResult) -> impl Iterator<Item = &ServerSample> {
-    let from = r.metadata.warmup_s;
-    r.server_samples.iter().filter(move |s| s.t >= from)
-}
-
 fn servers(sel: ServerSel) -> Vec<(&'static str, bool)> {
     match sel {
         ServerSel::Primary => vec![("primary", false)],
@@ -482,35 +477,14 @@ fn servers(sel: ServerSel) -> Vec<(&'static str, bool)> {
     }
 }
 
-fn stats(s: &ServerSample, replica: bool) -> Option<&ServerStats> {
-    if replica {
-        s.replica.as_ref()
-    } else {
-        Some(&s.primary)
-    }
-}
-
-fn no_samples(r: &RunResult) -> Option<String> {
-    if r.server_samples.is_empty() {
-        Some("the result has no server samples (it was run without a sampler)".into())
-    } else if window(r).next().is_none() {
-        Some("no server sample falls in the measured window".into())
-    } else {
-        None
-    }
-}
-
 fn cache_hit(metric: &str, r: &RunResult, replica: bool, name: &str) -> Measure {
     if let Some(why) = no_samples(r) {
         return Err(why);
     }
-    let total = window(r).count();
-    let v: Vec<f64> = window(r)
-        .filter_map(|s| stats(s, replica).and_then(|st| st.cache_hit_ratio))
-        .map(|x| x * 100.0)
-        .collect();
+    let total = window::server_samples(r).count();
+    let v = window::cache_hit_pct(r, replica);
     if v.is_empty() {
-        if replica && window(r).all(|s| s.replica.is_none()) {
+        if replica && window::server_samples(r).all(|s| s.replica.is_none()) {
             return Err("the samples have no replica".into());
         }
         return Err(format!(
@@ -532,37 +506,13 @@ fn cache_hit(metric: &str, r: &RunResult, replica: bool, name: &str) -> Measure 
     ))
 }
 
-/// Nearest-rank percentile of unsorted values (p in 0..=100).
-fn percentile(values: &[f64], p: f64) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * v.len() as f64).ceil().max(1.0) as usize;
-    v[rank.min(v.len()) - 1]
-}
-
 fn replication(metric: &str, r: &RunResult) -> Measure {
     if let Some(why) = no_samples(r) {
         return Err(why);
     }
     let bytes = metric.starts_with("replication_lag_bytes");
-    let total = window(r).count();
-    // Per sample, the worst standby. A standby with nothing to replay
-    // reports no replay_lag (null) and 0 bytes behind: lag 0.
-    let v: Vec<f64> = window(r)
-        .filter_map(|s| {
-            s.replication
-                .iter()
-                .filter_map(|l| {
-                    if bytes {
-                        l.replay_lag_bytes
-                    } else {
-                        l.replay_lag_ms
-                            .or((l.replay_lag_bytes == Some(0.0)).then_some(0.0))
-                    }
-                })
-                .reduce(f64::max)
-        })
-        .collect();
+    let total = window::server_samples(r).count();
+    let v = window::replay_lag(r, bytes);
     if v.is_empty() {
         return Err(format!(
             "none of the {total} samples has a replay lag (no standby in pg_stat_replication, or its lag was unknown)"
@@ -607,7 +557,7 @@ fn balance(state: &str, r: &RunResult) -> Measure {
         )
     };
     let mean = |replica: bool| -> Option<(f64, usize)> {
-        let v: Vec<f64> = window(r)
+        let v: Vec<f64> = window::server_samples(r)
             .filter_map(|s| stats(s, replica).and_then(counts))
             .collect();
         (!v.is_empty()).then(|| (v.iter().sum::<f64>() / v.len() as f64, v.len()))
@@ -641,16 +591,7 @@ fn checkpoints(metric: &str, r: &RunResult) -> Measure {
         return Err(why);
     }
     let requested = metric.ends_with("requested");
-    let v: Vec<i64> = window(r)
-        .filter_map(|s| s.primary.checkpoints.as_ref())
-        .filter_map(|c| {
-            if requested {
-                c.requested_delta
-            } else {
-                c.timed_delta
-            }
-        })
-        .collect();
+    let v = window::checkpoint_deltas(r, requested);
     if v.is_empty() {
         return Err("no sample has the primary's checkpoint counters".into());
     }

@@ -5,6 +5,7 @@ mod apply;
 mod bench;
 mod check;
 mod cluster;
+mod compare;
 mod connect;
 mod health;
 mod plan_args;
@@ -33,6 +34,9 @@ Examples:
   estune seed --events 100000
   estune bench --rate 300 --duration 60s --out after.json
   estune check --criteria checks/des-targets.toml after.json --baseline before.json
+
+  # Runs side by side by label: deltas, noise thresholds, verdicts
+  estune compare before.json after.json
 
   # Both servers against thresholds; as a Nagios plugin
   estune health
@@ -74,6 +78,9 @@ pub enum Command {
     /// Check a bench result (and a baseline) against success criteria
     /// from a TOML file: a table of verdicts, exit 0 when all pass
     Check(check::CheckArgs),
+    /// Compare bench results side by side, grouped by label: deltas with
+    /// a noise threshold and a verdict (better, worse, within noise)
+    Compare(compare::CompareArgs),
     /// Probe both servers (connections, cache, replication, vacuum,
     /// wraparound, checkpoints, locks, settings, memory) and judge each
     /// figure against thresholds: OK, WARN, CRIT or UNKNOWN
@@ -94,6 +101,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
             || c.is::<crate::tune::ValidationErrors>()
             || c.is::<crate::render::RenderError>()
             || c.is::<crate::check::CheckError>()
+            || c.is::<crate::compare::CompareError>()
             || c.is::<crate::measure::LoadError>()
             || matches!(
                 c.downcast_ref::<crate::inputs::InputError>(),
@@ -148,6 +156,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::bench(args),
         Command::Sweep(args) => bench::sweep(args),
         Command::Check(args) => check::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Health(args) => health::run(args),
     }
 }

@@ -1,0 +1,253 @@
+//! The comparison laid out as titled grids of text cells, once, so that
+//! the terminal table, markdown and HTML say the same thing in the same
+//! words and differ only in markup.
+
+use super::model::{Comparison, FigureTable, ModeGroup};
+use super::verdict::{Delta, Verdict};
+use crate::check::Unit;
+
+pub struct Grid {
+    pub title: String,
+    pub header: Vec<String>,
+    /// Columns holding words rather than figures (aligned left).
+    pub text_columns: Vec<usize>,
+    pub rows: Vec<Vec<Cell>>,
+    /// Lines under the grid (how the noise threshold was computed).
+    pub below: Vec<String>,
+}
+
+pub struct Cell {
+    pub text: String,
+    /// A verdict cell's class: better, worse, noise, changed, unknown.
+    pub class: Option<&'static str>,
+}
+
+fn cell(text: impl Into<String>) -> Cell {
+    Cell {
+        text: text.into(),
+        class: None,
+    }
+}
+
+/// The lines before the grids: the sides and their files.
+pub fn intro(c: &Comparison) -> Vec<String> {
+    c.sides
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut what = Vec::new();
+            if let Some(p) = &s.profile {
+                what.push(format!("profile {p}"));
+            }
+            if let Some(h) = &s.plan_hash {
+                what.push(format!("plan {h}"));
+            }
+            let what = if what.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", what.join(", "))
+            };
+            let role = if i == 0 { "baseline " } else { "" };
+            format!("{role}{}{what}: {}", s.label, names(&s.files))
+        })
+        .collect()
+}
+
+/// File names without their folders: the folder is the same for an
+/// experiment's runs, and output must not depend on where it was run.
+fn names(files: &[std::path::PathBuf]) -> String {
+    files
+        .iter()
+        .map(|f| {
+            f.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| f.display().to_string())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One line per group: which sides ran it and how often.
+pub fn group_line(g: &ModeGroup) -> String {
+    let sides: Vec<String> = g
+        .sides
+        .iter()
+        .map(|s| {
+            let n = s.files.len();
+            format!("{} {n} run{}", s.label, if n == 1 { "" } else { "s" })
+        })
+        .collect();
+    format!("{}: {}", g.title, sides.join(", "))
+}
+
+/// Every grid: each group's tables, then the settings that differ.
+pub fn grids(c: &Comparison) -> Vec<Grid> {
+    let mut out: Vec<Grid> = c
+        .groups
+        .iter()
+        .flat_map(|g| g.tables.iter().map(move |t| figure_grid(g, t)))
+        .collect();
+    out.push(settings_grid(c));
+    out
+}
+
+fn figure_grid(g: &ModeGroup, t: &FigureTable) -> Grid {
+    let per_subject = t.id != "servers";
+    let mut header: Vec<String> = Vec::new();
+    if per_subject {
+        header.push("op".into());
+    }
+    header.push("figure".into());
+    let mut text_columns: Vec<usize> = (0..header.len()).collect();
+    for (i, s) in g.sides.iter().enumerate() {
+        header.push(s.label.clone());
+        if i > 0 {
+            header.extend(["Δ".into(), "noise ±".into(), "verdict".into()]);
+            text_columns.push(header.len() - 1);
+        }
+    }
+    let mut rows = Vec::new();
+    let mut last_subject = "";
+    for r in &t.rows {
+        let mut cells = Vec::new();
+        if per_subject {
+            // The kind's name once, on the first row of its block.
+            let name = if r.subject == last_subject {
+                ""
+            } else {
+                &r.subject
+            };
+            cells.push(cell(name));
+            last_subject = &r.subject;
+        }
+        cells.push(cell(&r.figure));
+        for v in &r.values {
+            cells.push(cell(value(r.unit, v.value)));
+            if let Some(d) = &v.delta {
+                cells.extend(delta_cells(r.unit, d));
+            }
+        }
+        rows.push(cells);
+    }
+    let base = g.sides.first().map(|s| s.label.as_str()).unwrap_or("");
+    let below = g
+        .sides
+        .iter()
+        .filter_map(|s| {
+            let m = s.noise.as_ref()?;
+            Some(format!("noise, {} vs {base}: {}", s.label, m.describe()))
+        })
+        .collect();
+    Grid {
+        title: t.title.clone(),
+        header,
+        text_columns,
+        rows,
+        below,
+    }
+}
+
+fn settings_grid(c: &Comparison) -> Grid {
+    let mut header: Vec<String> = vec!["role".into(), "setting".into()];
+    header.extend(c.sides.iter().map(|s| s.label.clone()));
+    let rows = c
+        .settings
+        .iter()
+        .map(|d| {
+            let mut cells = vec![cell(&d.role), cell(&d.name)];
+            cells.extend(d.values.iter().map(|v| cell(&v.value)));
+            cells
+        })
+        .collect::<Vec<_>>();
+    let below = if rows.is_empty() {
+        vec!["no setting differs between the sides".to_string()]
+    } else {
+        vec!["\"default\": not set, so at PostgreSQL's default; names with a dot are storage parameters (relation.parameter), with a colon statistics targets, with an @ role settings".to_string()]
+    };
+    Grid {
+        title: "settings that differ between the sides (as recorded in the results)".into(),
+        text_columns: (0..header.len()).collect(),
+        header,
+        rows,
+        below,
+    }
+}
+
+/// What the columns and verdicts mean, once at the end.
+pub const LEGEND: &str = "Δ: the side's figure (the mean of its runs) against the baseline's, in % of the baseline; from a baseline of 0, the change itself. noise ±: how far a change must go to count, the half-width of a 95 % interval of the difference. verdict: better or worse when the change exceeds it, otherwise within noise; \"changed\" for a figure that is neither better nor worse in itself.";
+
+/// Warnings (compared with --force) and notes.
+pub fn closing(c: &Comparison) -> Vec<String> {
+    let mut out: Vec<String> = c
+        .unlike
+        .iter()
+        .map(|d| {
+            format!(
+                "warning: not alike (compared with --force): {}",
+                d.describe()
+            )
+        })
+        .collect();
+    out.extend(c.notes.iter().map(|n| format!("note: {n}")));
+    out
+}
+
+pub fn value(unit: Unit, v: Option<f64>) -> String {
+    match v {
+        Some(v) if v.is_finite() => unit.show(v),
+        _ => "–".into(),
+    }
+}
+
+fn delta_cells(unit: Unit, d: &Delta) -> [Cell; 3] {
+    [
+        cell(change(unit, d)),
+        cell(threshold(unit, d)),
+        Cell {
+            text: d.verdict.text().into(),
+            class: Some(d.verdict.class()),
+        },
+    ]
+}
+
+/// `+12.3 %`; from a baseline of 0, `+3 (from 0)`; `=` for no change.
+pub fn change(unit: Unit, d: &Delta) -> String {
+    match (d.change, d.change_pct) {
+        (None, _) => "–".into(),
+        (Some(0.0), _) => "=".into(),
+        (Some(_), Some(p)) => signed_pct(p),
+        (Some(c), None) => {
+            let sign = if c > 0.0 { "+" } else { "-" };
+            format!("{sign}{} (from 0)", unit.show(c.abs()))
+        }
+    }
+}
+
+/// `±4.5 %`, or the absolute threshold when the baseline is 0.
+pub fn threshold(unit: Unit, d: &Delta) -> String {
+    match (d.threshold, d.threshold_pct) {
+        (_, Some(p)) => format!("±{}", pct(p)),
+        (Some(t), None) => format!("±{}", unit.show(t)),
+        (None, None) if d.verdict == Verdict::NoData => "–".into(),
+        (None, None) => "none".into(),
+    }
+}
+
+/// A percentage with one decimal, two below 1 %, so small changes do not
+/// all read 0.0 %.
+fn pct(p: f64) -> String {
+    if p.abs() < 1.0 {
+        format!("{p:.2} %")
+    } else {
+        format!("{p:.1} %")
+    }
+}
+
+fn signed_pct(p: f64) -> String {
+    let s = pct(p.abs());
+    if p > 0.0 {
+        format!("+{s}")
+    } else {
+        format!("-{s}")
+    }
+}

@@ -1,0 +1,413 @@
+//! The comparison end to end on real results (tests/fixtures/compare: an
+//! A B B A set of stock and eventstore, a capacity and a 50 ops/s run
+//! each; tests/fixtures/check: one 50 ops/s run before and after), edited
+//! where a case needs a condition the recordings do not have.
+
+use super::*;
+use crate::bench::RunResult;
+use std::path::{Path, PathBuf};
+
+fn fixtures(dir: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(dir)
+}
+
+fn compare_set() -> Vec<LoadedRun> {
+    load_runs(&[fixtures("compare")]).unwrap()
+}
+
+fn before_after() -> Vec<LoadedRun> {
+    let d = fixtures("check");
+    load_runs(&[d.join("before.json"), d.join("after.json")]).unwrap()
+}
+
+fn opts() -> CompareOptions {
+    CompareOptions::default()
+}
+
+fn group<'a>(c: &'a Comparison, mode: &str) -> &'a ModeGroup {
+    c.groups.iter().find(|g| g.mode == mode).unwrap()
+}
+
+fn delta<'a>(g: &'a ModeGroup, subject: &str, key: &str) -> &'a Delta {
+    g.row(subject, key).unwrap().values[1]
+        .delta
+        .as_ref()
+        .unwrap()
+}
+
+/// A copy of a run under another file name and label, edited.
+fn variant(r: &LoadedRun, file: &str, label: &str, edit: impl Fn(&mut RunResult)) -> LoadedRun {
+    let mut v = r.clone();
+    v.file = PathBuf::from(file);
+    v.result.metadata.label = Some(label.into());
+    edit(&mut v.result);
+    v
+}
+
+#[test]
+fn a_folder_gives_sides_by_label_and_groups_by_mode() {
+    let runs = compare_set();
+    assert_eq!(runs.len(), 8);
+    let c = compare(&runs, &opts()).unwrap();
+    let labels: Vec<&str> = c.sides().iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(labels, ["stock", "eventstore"]);
+    assert_eq!(c.sides()[0].profile.as_deref(), Some("stock"));
+    assert_eq!(c.sides()[1].plan_hash.as_deref(), Some("5d40f6c4bdab"));
+    assert_eq!(c.sides()[0].files.len(), 4);
+    let modes: Vec<&str> = c.groups.iter().map(|g| g.mode.as_str()).collect();
+    assert_eq!(modes, ["closed-loop", "open-loop"]);
+    let closed = group(&c, "closed-loop");
+    assert_eq!(closed.title, "closed-loop capacity");
+    assert_eq!(group(&c, "open-loop").title, "open-loop at 50 ops/s");
+    // Two runs a side: Welch.
+    assert!(matches!(
+        closed.sides[1].noise,
+        Some(NoiseMethod::Welch {
+            baseline_runs: 2,
+            runs: 2,
+            ..
+        })
+    ));
+    assert!(closed.row("all", "capacity").is_some());
+    assert!(
+        closed.row("all", "dropped").is_none(),
+        "no drops in a closed loop"
+    );
+    assert!(closed.tables.iter().all(|t| t.id != "service"));
+    assert!(group(&c, "open-loop")
+        .tables
+        .iter()
+        .any(|t| t.id == "service"));
+    assert!(!c.forced && c.unlike.is_empty());
+}
+
+#[test]
+fn figures_are_the_means_of_the_runs_and_deltas_follow() {
+    let runs = compare_set();
+    let c = compare(&runs, &opts()).unwrap();
+    let row = group(&c, "closed-loop").row("all", "capacity").unwrap();
+    // 1-stock 396.3, 4-stock 593.5; 2-eventstore 529.1, 3-eventstore 617.2.
+    assert_eq!(row.values[0].runs, [Some(396.3), Some(593.5)]);
+    assert!((row.values[0].value.unwrap() - 494.9).abs() < 1e-9);
+    assert!((row.values[1].value.unwrap() - 573.15).abs() < 1e-9);
+    let d = row.values[1].delta.as_ref().unwrap();
+    assert!((d.change.unwrap() - 78.25).abs() < 1e-9);
+    assert!((d.change_pct.unwrap() - 78.25 / 494.9 * 100.0).abs() < 1e-9);
+    // Welch by hand: s²(stock) = 98.6²×2 = 19443.92, s²(eventstore) =
+    // 44.05²×2 = 3880.805; se² = (19443.92 + 3880.805)/2 = 11662.36;
+    // df = se⁴ / ((9721.96² + 1940.40²) / 1) = 1.3829; t(0.975, 1.3829)
+    // from the quantile function; half-width = t × 107.99.
+    let se = (11_662.362_5f64).sqrt();
+    let df = 11_662.362_5f64.powi(2) / (9_721.96f64.powi(2) + 1_940.402_5f64.powi(2));
+    let t = stats::t_quantile(0.975, df).unwrap();
+    assert!((d.threshold.unwrap() - t * se).abs() < 1e-6, "{d:?}");
+    assert_eq!(d.verdict, Verdict::WithinNoise);
+}
+
+#[test]
+fn welch_thresholds_on_hand_made_runs() {
+    // Three capacity runs a side: 10, 12, 14 against 14, 16, 18 ops/s.
+    // Hand-computed: change 4 (33.3 %), half-width 4.5339 (37.8 %): within
+    // noise. Against 20, 22, 24 (change 10): better.
+    let base = &compare_set()[0];
+    let rate = |v: f64| move |r: &mut RunResult| r.summary.total.achieved_rate = v;
+    let side = |label: &str, rates: [f64; 3]| -> Vec<LoadedRun> {
+        rates
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| variant(base, &format!("{label}-{i}.json"), label, rate(v)))
+            .collect()
+    };
+    let mut runs = side("a", [10.0, 12.0, 14.0]);
+    runs.extend(side("b", [14.0, 16.0, 18.0]));
+    runs.extend(side("c", [20.0, 22.0, 24.0]));
+    let c = compare(&runs, &opts()).unwrap();
+    let row = group(&c, "closed-loop").row("all", "capacity").unwrap();
+    let b = row.values[1].delta.as_ref().unwrap();
+    assert_eq!(b.change, Some(4.0));
+    assert!((b.change_pct.unwrap() - 33.333).abs() < 1e-3);
+    assert!((b.threshold.unwrap() - 4.5339).abs() < 1e-4, "{b:?}");
+    assert!((b.threshold_pct.unwrap() - 37.782).abs() < 1e-3, "{b:?}");
+    assert_eq!(b.verdict, Verdict::WithinNoise);
+    let c3 = row.values[2].delta.as_ref().unwrap();
+    assert_eq!((c3.change, c3.verdict), (Some(10.0), Verdict::Better));
+    // Every other side is compared with the baseline, in columns.
+    assert_eq!(row.values.len(), 3);
+}
+
+#[test]
+fn a_single_run_a_side_uses_the_bootstrap_and_says_so() {
+    let c = compare(&before_after(), &opts()).unwrap();
+    assert_eq!(c.groups.len(), 1);
+    let g = &c.groups[0];
+    let m = g.sides[1].noise.as_ref().unwrap();
+    assert!(m.single_run());
+    assert!(
+        m.describe().starts_with("single-run estimate"),
+        "{}",
+        m.describe()
+    );
+    assert!(matches!(m, NoiseMethod::BlockBootstrap { block_s: 4, .. }));
+    // p99 has a per-second series; p90 and service time have none.
+    assert!(delta(g, "all", "latency.p99").threshold.is_some());
+    let p90 = delta(g, "all", "latency.p90");
+    assert_eq!((p90.threshold, p90.verdict), (None, Verdict::NoEstimate));
+    assert!(p90
+        .note
+        .as_deref()
+        .unwrap()
+        .contains("no noise estimate from a single run"));
+    let svc = delta(g, "all", "service_latency.p99");
+    assert_eq!(svc.verdict, Verdict::NoEstimate);
+    // The same files give the same thresholds.
+    assert_eq!(compare(&before_after(), &opts()).unwrap(), c);
+}
+
+#[test]
+fn a_zero_baseline_gives_an_absolute_change() {
+    let c = compare(&before_after(), &opts()).unwrap();
+    let g = &c.groups[0];
+    // RegisterReader was never late before, 3 times after.
+    let d = delta(g, "RegisterReader", "late");
+    assert_eq!((d.change, d.change_pct), (Some(3.0), None));
+    let text = to_table(&c);
+    assert!(text.contains("+3 (from 0)"), "{text}");
+}
+
+#[test]
+fn baseline_option_orders_the_sides_and_unknown_labels_are_refused() {
+    let runs = compare_set();
+    let o = CompareOptions {
+        baseline: Some("eventstore".into()),
+        force: false,
+    };
+    let c = compare(&runs, &o).unwrap();
+    assert_eq!(c.baseline().unwrap().label, "eventstore");
+    let o = CompareOptions {
+        baseline: Some("tuned".into()),
+        force: false,
+    };
+    let e = compare(&runs, &o).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "no run is labelled `tuned` (--baseline); the labels are: stock, eventstore"
+    );
+}
+
+#[test]
+fn one_side_or_nothing_in_common_is_refused() {
+    let runs: Vec<LoadedRun> = compare_set()
+        .into_iter()
+        .filter(|r| r.result.metadata.label.as_deref() == Some("stock"))
+        .collect();
+    let e = compare(&runs, &opts()).unwrap_err();
+    assert!(matches!(e, CompareError::OneSide { .. }), "{e}");
+    assert!(matches!(compare(&[], &opts()), Err(CompareError::NoRuns)));
+    // Stock only closed-loop, eventstore only open-loop: no mode has both.
+    let runs: Vec<LoadedRun> = compare_set()
+        .into_iter()
+        .filter(|r| {
+            let m = &r.result.metadata;
+            (m.label.as_deref() == Some("stock")) == (m.mode == "closed-loop")
+        })
+        .collect();
+    let e = compare(&runs, &opts()).unwrap_err().to_string();
+    assert!(
+        e.starts_with("nothing to compare: only stock has closed-loop runs"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_mode_without_a_second_side_is_left_out_with_a_note() {
+    let runs: Vec<LoadedRun> = compare_set()
+        .into_iter()
+        .filter(|r| {
+            let m = &r.result.metadata;
+            m.label.as_deref() == Some("stock") || m.mode == "open-loop"
+        })
+        .collect();
+    let c = compare(&runs, &opts()).unwrap();
+    assert_eq!(c.groups.len(), 1);
+    assert!(c
+        .notes
+        .iter()
+        .any(|n| n == "only stock has closed-loop runs: nothing to compare them with"));
+}
+
+#[test]
+fn unlike_runs_are_refused_with_every_difference() {
+    let mut runs = compare_set();
+    // 2-eventstore-rate ran at 60 ops/s, on PostgreSQL 16, with 2 GiB.
+    let i = runs
+        .iter()
+        .position(|r| r.file.ends_with("2-eventstore-rate.json"))
+        .unwrap();
+    let r = &mut runs[i].result.metadata;
+    r.rate = 60.0;
+    let t = r.target.as_mut().unwrap();
+    t.servers[1].major = 16;
+    t.servers[0].memory_bytes = Some(2 << 30);
+    let e = compare(&runs, &opts()).unwrap_err();
+    let CompareError::Unlike { differences } = &e else {
+        panic!("{e}")
+    };
+    let lines: Vec<String> = differences.iter().map(|d| d.describe()).collect();
+    assert_eq!(
+        lines,
+        [
+            "open-loop runs: rate: stock 50 ops/s; eventstore 60 ops/s and 50 ops/s",
+            "open-loop runs: memory of the primary: stock 4 GiB; eventstore 2 GiB and 4 GiB",
+            "open-loop runs: PostgreSQL major of the replica: stock 15; eventstore 16 and 15",
+        ]
+    );
+    let text = e.to_string();
+    assert!(text.contains("pass --force"), "{text}");
+    // --force compares them and keeps the differences as a warning.
+    let forced = CompareOptions {
+        baseline: None,
+        force: true,
+    };
+    let c = compare(&runs, &forced).unwrap();
+    assert!(c.forced);
+    assert_eq!(c.unlike.len(), 3);
+    assert!(
+        to_table(&c).contains("warning: not alike (compared with --force): open-loop runs: rate")
+    );
+}
+
+#[test]
+fn a_different_duration_or_mix_is_unlike() {
+    // The check fixtures ran 15 s, the compare set 10 s.
+    let mut runs = before_after();
+    runs.extend(
+        compare_set()
+            .into_iter()
+            .filter(|r| r.result.metadata.mode == "open-loop"),
+    );
+    let e = compare(&runs, &opts()).unwrap_err().to_string();
+    assert!(
+        e.contains("duration: before 15 s; after 15 s; stock 10 s; eventstore 10 s"),
+        "{e}"
+    );
+    let mut runs = before_after();
+    runs[1].result.metadata.mix[0].weight = 40.0;
+    let e = compare(&runs, &opts()).unwrap_err().to_string();
+    assert!(e.contains("mix: before LendBookCopyToReader 42,"), "{e}");
+    assert!(e.contains("after LendBookCopyToReader 40,"), "{e}");
+}
+
+#[test]
+fn settings_that_differ_are_listed_with_defaults_and_unknowns() {
+    let mut runs = before_after();
+    let c = compare(&runs, &opts()).unwrap();
+    let sb = c
+        .settings
+        .iter()
+        .find(|s| s.role == "primary" && s.name == "shared_buffers")
+        .unwrap();
+    let values: Vec<&str> = sb.values.iter().map(|v| v.value.as_str()).collect();
+    assert_eq!(values, ["default", "1GB"]);
+    assert!(c
+        .settings
+        .iter()
+        .all(|s| s.values[0].value != s.values[1].value));
+    assert!(
+        !c.settings.iter().any(|s| s.name == "wal_level"),
+        "same on both sides"
+    );
+    runs[0].result.metadata.target = None;
+    let c = compare(&runs, &opts()).unwrap();
+    assert!(c.settings.iter().all(|s| s.values[0].value == "unknown"));
+    assert!(c
+        .notes
+        .iter()
+        .any(|n| n.contains("the results of before do not record")));
+    assert!(c
+        .notes
+        .iter()
+        .any(|n| n.contains("PostgreSQL major of the primary is not recorded in runs of before")));
+}
+
+#[test]
+fn runs_without_a_label_are_named_after_their_file() {
+    let mut runs = before_after();
+    for r in &mut runs {
+        r.result.metadata.label = None;
+    }
+    let c = compare(&runs, &opts()).unwrap();
+    let labels: Vec<&str> = c.sides().iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(labels, ["before", "after"]);
+}
+
+#[test]
+fn empty_or_broken_runs_give_no_data_rather_than_a_panic() {
+    let mut runs = before_after();
+    let r = &mut runs[1].result;
+    r.series.clear();
+    r.server_samples.clear();
+    r.summary.ops.clear();
+    r.summary.total.count = 0;
+    r.summary.total.achieved_rate = f64::NAN;
+    let c = compare(&runs, &opts()).unwrap();
+    let g = &c.groups[0];
+    assert_eq!(delta(g, "all", "achieved_rate").verdict, Verdict::NoData);
+    assert_eq!(delta(g, "all", "latency.p99").verdict, Verdict::NoData);
+    assert_eq!(
+        delta(g, "pair", "cache_hit_pct.primary").verdict,
+        Verdict::NoData
+    );
+    assert_eq!(
+        delta(g, "LendBookCopyToReader", "latency.p50").verdict,
+        Verdict::NoData
+    );
+    for f in [
+        to_table(&c),
+        to_markdown(&c),
+        to_json(&c),
+        to_html(&c),
+        headline(&c),
+    ] {
+        assert!(!f.contains("NaN") && !f.contains("inf"), "{f}");
+    }
+}
+
+#[test]
+fn every_format_says_the_same_and_states_the_method() {
+    let c = compare(&compare_set(), &opts()).unwrap();
+    let method = "Welch 95 % interval on the per-run figures";
+    let (table, md, html) = (to_table(&c), to_markdown(&c), to_html(&c));
+    for f in [&table, &md, &html] {
+        assert!(f.contains(method), "{f}");
+        assert!(f.contains("closed-loop capacity: operations"), "{f}");
+        assert!(f.contains("max_wal_size") || f.contains(r"max\_wal\_size"), "{f}");
+    }
+    assert!(md.contains(r"max\_wal\_size | default | 2GB |"), "{md}");
+    let v: serde_json::Value = serde_json::from_str(&to_json(&c)).unwrap();
+    assert_eq!(v["schema"], SCHEMA);
+    assert_eq!(v["groups"][0]["sides"][1]["noise"]["method"], "welch");
+    assert_eq!(v["groups"][0]["tables"][0]["rows"][0]["key"], "capacity");
+    assert_eq!(v["sides"][0]["label"], "stock");
+    let h = headline(&c);
+    assert!(h.starts_with("closed-loop capacity, eventstore vs stock: capacity 494.9/s → 573.2/s (+15.8 %, within noise; noise ±"), "{h}");
+    assert!(h.contains("open-loop at 50 ops/s, eventstore vs stock: achieved rate 50/s → 50/s (=, within noise"), "{h}");
+    assert_eq!(h.lines().count(), 2);
+}
+
+#[test]
+fn html_is_a_fragment_with_verdict_classes_and_escaped_text() {
+    let mut runs = before_after();
+    runs[1].result.metadata.label = Some("<b>tuned</b> & co".into());
+    let html = to_html(&compare(&runs, &opts()).unwrap());
+    assert!(html.starts_with("<section class=\"estune-compare\">"));
+    assert!(html.contains("<thead><tr><th>op</th><th>figure</th>"));
+    assert!(html.contains("<tbody>"));
+    assert!(html.contains("&lt;b&gt;tuned&lt;/b&gt; &amp; co"));
+    assert!(!html.contains("<b>"));
+    for class in ["verdict better", "verdict worse", "verdict noise"] {
+        assert!(html.contains(&format!("class=\"{class}\"")), "{class}");
+    }
+    assert!(!html.contains("<script") && !html.contains("http"));
+}

@@ -123,7 +123,8 @@ fn read(file: &Path, from_folder: bool) -> Result<Result<LoadedRun, String>, Com
                 .unwrap_or_default();
             return Err(CompareError::OtherVersion {
                 path: name,
-                found: format!("{s}{by}"),
+                found: s.to_string(),
+                by,
             });
         }
         Some(s) => return not_result(format!("not a bench result (schema `{s}`)")),

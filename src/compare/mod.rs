@@ -73,8 +73,13 @@ pub enum CompareError {
     },
     #[error("{path}: {message}")]
     NotAResult { path: String, message: String },
-    #[error("{path}: a result of schema `{found}`, but this estune compares `{}` results: run the bench again with this estune, or compare it with the estune that wrote it", crate::bench::SCHEMA)]
-    OtherVersion { path: String, found: String },
+    #[error("{path}: a result of schema `{found}`{by}, but this estune compares `{}` results: run the bench again with this estune, or compare it with the estune that wrote it", crate::bench::SCHEMA)]
+    OtherVersion {
+        path: String,
+        found: String,
+        /// ` (written by estune X)` when the file says.
+        by: String,
+    },
     #[error(
         "{dir}: no `{}` results in this folder (*.json files written by `estune bench --out FILE`)",
         crate::bench::SCHEMA

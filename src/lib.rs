@@ -18,6 +18,7 @@ pub mod measure;
 pub mod pgbin;
 pub mod profile;
 pub mod render;
+pub mod report;
 pub mod table;
 pub mod tomlfile;
 pub mod tune;

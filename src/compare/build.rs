@@ -251,6 +251,7 @@ fn group(mode: &str, sides: &[Side]) -> ModeGroup {
             .map(|(s, noise)| GroupSide {
                 label: s.0.to_string(),
                 files: s.1.iter().map(|r| r.file.clone()).collect(),
+                noise_text: noise.as_ref().map(NoiseMethod::describe),
                 noise,
             })
             .collect(),

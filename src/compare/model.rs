@@ -60,6 +60,8 @@ pub struct GroupSide {
     pub files: Vec<PathBuf>,
     /// Against the baseline; null for the baseline itself.
     pub noise: Option<NoiseMethod>,
+    /// The same in words, as printed under the tables.
+    pub noise_text: Option<String>,
 }
 
 /// How a side's noise thresholds were computed.

@@ -6,6 +6,38 @@ use super::CheckError;
 use crate::bench::{RunResult, SCHEMA};
 use std::path::Path;
 
+/// The criteria files shipped with estune, embedded so the binary works
+/// anywhere: `--criteria des-targets` names one.
+pub const BUILTIN: &[(&str, &str)] =
+    &[("des-targets", include_str!("../../checks/des-targets.toml"))];
+
+/// A criteria file by path, or a built-in one by name when no file of
+/// that name exists (`des-targets` → `checks/des-targets.toml (built-in)`).
+pub fn load_criteria_spec(spec: &str) -> Result<Criteria, CheckError> {
+    let path = Path::new(spec);
+    if path.exists() {
+        return load_criteria(path);
+    }
+    match BUILTIN.iter().find(|(name, _)| *name == spec) {
+        Some((name, text)) => parse_criteria(&format!("checks/{name}.toml (built-in)"), text),
+        None => load_criteria(path).map_err(|e| match e {
+            CheckError::Read { what, path, source } => CheckError::Read {
+                what,
+                path: format!(
+                    "{path} (built-in criteria: {})",
+                    BUILTIN
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                source,
+            },
+            other => other,
+        }),
+    }
+}
+
 /// Reads and validates a criteria file.
 pub fn load_criteria(path: &Path) -> Result<Criteria, CheckError> {
     let text = std::fs::read_to_string(path).map_err(|source| CheckError::Read {

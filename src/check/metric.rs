@@ -1,6 +1,6 @@
 //! The metrics a criterion can name: their unit and what they are read
 //! from. The catalog is the single list the parser, the error messages
-//! ("valid names: …") and the README reference come from.
+//! ("valid names: …") and the reference in docs/check.md come from.
 
 use serde::Serialize;
 
@@ -115,7 +115,7 @@ const fn m(name: &'static str, unit: Unit, scope: Scope, about: &'static str) ->
 use Scope::*;
 use Unit::*;
 
-/// Every metric, in the order the README lists them.
+/// Every metric, in the order docs/check.md lists them.
 pub const CATALOG: &[MetricInfo] = &[
     m("achieved_rate", Rate, Op, "finished operations per second of the measured window"),
     m("count", Count, Op, "finished operations, any outcome"),

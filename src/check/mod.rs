@@ -4,7 +4,7 @@
 //! verdict per criterion and subject (operation kind or server). Reading
 //! files is confined to [`load`]; rendering to [`table`].
 //!
-//! The language, in short (README "`estune check`" has the reference):
+//! The language, in short (docs/check.md has the reference):
 //!
 //! ```toml
 //! [[criterion]]
@@ -24,7 +24,7 @@ mod table;
 mod tests;
 
 pub use eval::{evaluate, Outcome, Report, Verdict};
-pub use load::{load_criteria, load_result, parse_result};
+pub use load::{load_criteria, load_criteria_spec, load_result, parse_result, BUILTIN};
 pub use metric::{MetricInfo, Scope, Unit, CATALOG};
 pub use spec::{
     parse_criteria, parse_require, Cmp, Criteria, Criterion, OpSel, Require, ServerSel, SpikeParams,

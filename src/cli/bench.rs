@@ -4,13 +4,13 @@ use super::connect::ConnectArgs;
 use super::UsageError;
 use crate::bench::{self, Arrivals, BenchOptions, BenchProgressBar, StopToken};
 use crate::measure::{self, LoadSpec};
-use crate::workload::{self, AppendMode, Route, Routing, SeedOptions};
+use crate::workload::{AppendMode, Route, Routing, SeedOptions};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-fn duration(s: &str) -> Result<Duration, String> {
+pub fn duration(s: &str) -> Result<Duration, String> {
     crate::value::parse_duration(s)
         .map(Duration::from_millis)
         .map_err(|e| e.to_string())
@@ -24,6 +24,16 @@ pub enum ModeArg {
     Serializable,
     /// Transaction-level advisory locks on the boundary's values
     AdvisoryLock,
+}
+
+impl From<ModeArg> for AppendMode {
+    fn from(m: ModeArg) -> AppendMode {
+        match m {
+            ModeArg::AsOriginal => AppendMode::AsOriginal,
+            ModeArg::Serializable => AppendMode::Serializable,
+            ModeArg::AdvisoryLock => AppendMode::AdvisoryLock,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -151,20 +161,16 @@ pub struct SweepArgs {
 pub fn seed(a: SeedArgs) -> anyhow::Result<ExitCode> {
     super::runtime()?.block_on(async move {
         let ep = a.connect.endpoints()?;
-        let url = ep.app[0].clone().expect("a primary is always known");
-        let client = crate::db::connect(&url, Duration::from_secs(5)).await?;
-        workload::install_schema(&client).await?;
-        let opts = SeedOptions { events: a.events, books: a.books, readers: a.readers, append: a.append, seed: a.seed };
-        // A second connection builds half the indexes after COPY.
-        let builder = crate::db::connect(&url, Duration::from_secs(5)).await?;
+        let opts = SeedOptions {
+            events: a.events,
+            books: a.books,
+            readers: a.readers,
+            append: a.append,
+            seed: a.seed,
+        };
         // Drawn on stderr only when it is a terminal.
-        let bar = indicatif::ProgressBar::new(a.events).with_style(
-            indicatif::ProgressStyle::with_template(
-                "seeding {bar:30} {human_pos}/{human_len} events, {per_sec}, {eta} left",
-            )
-            .expect("a valid template"),
-        );
-        let report = workload::seed_with(&client, &[&client, &builder], &opts, |n| {
+        let bar = seed_bar(a.events);
+        let report = measure::seed(&ep, &opts, |n| {
             bar.set_position(n);
             if n >= a.events {
                 bar.set_message("indexes");
@@ -172,22 +178,19 @@ pub fn seed(a: SeedArgs) -> anyhow::Result<ExitCode> {
         })
         .await;
         bar.finish_and_clear();
-        let report = report?;
-        println!(
-            "seeded {} events ({} readers, {} books, {} lends, {} returns) in {:.1}s: {:.0} events/s (COPY {:.2}s, indexes {:.2}s, analyze {:.2}s)",
-            report.events,
-            report.readers_registered,
-            report.books_added,
-            report.lends,
-            report.returns,
-            report.total_time.as_secs_f64(),
-            report.events_per_sec(),
-            report.copy_time.as_secs_f64(),
-            report.index_time.as_secs_f64(),
-            report.analyze_time.as_secs_f64()
-        );
+        println!("{}", measure::seed_line(&report?));
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The seed's progress bar (drawn only on a terminal).
+pub fn seed_bar(events: u64) -> indicatif::ProgressBar {
+    indicatif::ProgressBar::new(events).with_style(
+        indicatif::ProgressStyle::with_template(
+            "seeding {bar:30} {human_pos}/{human_len} events, {per_sec}, {eta} left",
+        )
+        .expect("a valid template"),
+    )
 }
 
 fn threads(n: usize) -> Result<(), UsageError> {
@@ -278,11 +281,7 @@ fn load_spec(l: &LoadArgs) -> Result<LoadSpec, UsageError> {
         mix: l.mix.clone(),
         books: l.books,
         readers: l.readers,
-        append_mode: match l.append_mode {
-            ModeArg::AsOriginal => AppendMode::AsOriginal,
-            ModeArg::Serializable => AppendMode::Serializable,
-            ModeArg::AdvisoryLock => AppendMode::AdvisoryLock,
-        },
+        append_mode: l.append_mode.into(),
         routing: routing(&l.route)?,
         seed: l.seed,
         threads: l.threads,

@@ -24,7 +24,7 @@ A criteria file is a list of [[criterion]] tables:
 
 Units: us (or µs), ms, s, min for durations; % for percentages; /s for
 rates; bare numbers for counts and ratios; B, kB, MB, GB for sizes. The
-metrics are listed in the README (section `estune check`); a wrong name is
+metrics are listed in docs/check.md; a wrong name is
 answered with the list.
 
 Exit codes: 0 every criterion passed, 1 one failed or could not be
@@ -41,9 +41,10 @@ pub enum CheckFormat {
 #[derive(Debug, Args)]
 #[command(after_help = CHECK_EXAMPLES)]
 pub struct CheckArgs {
-    /// Criteria file (TOML, `[[criterion]]` tables), e.g. checks/des-targets.toml
-    #[arg(long, value_name = "FILE")]
-    pub criteria: PathBuf,
+    /// Criteria file (TOML, `[[criterion]]` tables), or the name of a
+    /// built-in one: des-targets (the original setup's targets)
+    #[arg(long, value_name = "FILE|NAME")]
+    pub criteria: String,
     /// Result of `estune bench --out FILE` (estune.bench/2) to check
     #[arg(value_name = "RESULT.json")]
     pub result: PathBuf,
@@ -56,7 +57,7 @@ pub struct CheckArgs {
 }
 
 pub fn run(a: CheckArgs) -> anyhow::Result<ExitCode> {
-    let criteria = check::load_criteria(&a.criteria)?;
+    let criteria = check::load_criteria_spec(&a.criteria)?;
     if a.baseline.is_none() {
         if let Some(c) = criteria.needing_baseline() {
             return Err(CheckError::NeedsBaseline {

@@ -149,8 +149,19 @@ pub struct UpArgs {
         value_name = "NAME|PATH"
     )]
     pub profile: String,
-    #[arg(long, value_enum, default_value = "local")]
-    pub backend: BackendArg,
+    #[command(flatten)]
+    pub pair: PairArgs,
+    #[command(flatten)]
+    pub plan: super::plan_args::PlanArgs,
+}
+
+/// How a pair is made: shared by `cluster up` and `experiment`.
+#[derive(Debug, Clone, Args)]
+pub struct PairArgs {
+    /// Where the servers run [default: local for `cluster up`, auto for
+    /// `experiment`]
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
     /// PostgreSQL major version (local: which installed binaries)
     #[arg(long, value_parser = clap::value_parser!(u32).range(13..=18), value_name = "N")]
     pub pg_version: Option<u32>,
@@ -160,8 +171,6 @@ pub struct UpArgs {
     /// Image with PostgreSQL binaries and a postgres user (docker backend)
     #[arg(long, value_name = "IMAGE")]
     pub image: Option<String>,
-    #[command(flatten)]
-    pub plan: super::plan_args::PlanArgs,
     /// Unprivileged OS user that runs the servers when estune runs as root
     #[arg(long, default_value = "postgres", value_name = "USER")]
     pub os_user: String,
@@ -171,6 +180,39 @@ pub struct UpArgs {
     /// Host port of the replica on 127.0.0.1
     #[arg(long, value_name = "PORT")]
     pub replica_port: Option<u16>,
+}
+
+impl PairArgs {
+    /// What `cluster up` needs, with `default` as the backend when none
+    /// was given (None: pick one, and say why).
+    pub fn up_options(
+        &self,
+        cluster: &ClusterArgs,
+        profile: crate::profile::Profile,
+        plan: &super::plan_args::PlanArgs,
+        default: BackendArg,
+    ) -> ops::UpOptions {
+        let backend = match self.backend.unwrap_or(default) {
+            BackendArg::Auto => None,
+            BackendArg::Local => Some(BackendKind::Local),
+            BackendArg::Docker => Some(BackendKind::Docker),
+        };
+        ops::UpOptions {
+            name: cluster.cluster.clone(),
+            state_dir: cluster.dir(),
+            profile,
+            backend,
+            pg_version: self.pg_version,
+            pg_bin: self.pg_bin.clone(),
+            image: self.image.clone(),
+            os_user: self.os_user.clone(),
+            ports: [self.port, self.replica_port],
+            memory: plan.memory,
+            cpus: plan.cpus,
+            allow_overcommit: plan.allow_overcommit,
+            templates: plan.templates.clone(),
+        }
+    }
 }
 
 pub fn run(cmd: ClusterCommand) -> anyhow::Result<ExitCode> {
@@ -230,31 +272,11 @@ pub fn run(cmd: ClusterCommand) -> anyhow::Result<ExitCode> {
 
 async fn up(a: UpArgs) -> anyhow::Result<ExitCode> {
     let profile = a.plan.load_profile(&a.profile)?;
-    let backend = match a.backend {
-        BackendArg::Auto => None,
-        BackendArg::Local => Some(BackendKind::Local),
-        BackendArg::Docker => Some(BackendKind::Docker),
-    };
     let progress = |line: &str| eprintln!("{line}");
-    let state = ops::up(
-        ops::UpOptions {
-            name: a.cluster.cluster.clone(),
-            state_dir: a.cluster.dir(),
-            profile,
-            backend,
-            pg_version: a.pg_version,
-            pg_bin: a.pg_bin,
-            image: a.image,
-            os_user: a.os_user,
-            ports: [a.port, a.replica_port],
-            memory: a.plan.memory,
-            cpus: a.plan.cpus,
-            allow_overcommit: a.plan.allow_overcommit,
-            templates: a.plan.templates,
-        },
-        &progress,
-    )
-    .await?;
+    let options = a
+        .pair
+        .up_options(&a.cluster, profile, &a.plan, BackendArg::Local);
+    let state = ops::up(options, &progress).await?;
     eprintln!(
         "cluster `{}` is up ({} backend, PostgreSQL {}): primary 127.0.0.1:{}, replica 127.0.0.1:{}, profile {} (plan {})",
         state.name,

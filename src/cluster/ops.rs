@@ -67,6 +67,7 @@ pub fn open_backend(
     }
 }
 
+#[derive(Clone)]
 pub struct UpOptions {
     pub name: String,
     pub state_dir: StateDir,
@@ -273,6 +274,34 @@ pub async fn status(state: &ClusterState, dir: &StateDir) -> anyhow::Result<Vec<
         rows.push(row);
     }
     Ok(rows)
+}
+
+/// Restarts both servers with the configuration they have, primary first,
+/// and returns once the replica streams again and has replayed the
+/// primary's end: every measurement that follows starts with empty shared
+/// buffers (the operating system's page cache is not dropped).
+pub async fn restart(
+    state: &ClusterState,
+    dir: &StateDir,
+    progress: &(dyn Fn(&str) + Sync),
+) -> anyhow::Result<()> {
+    let backend = open_backend(state, dir)?;
+    let secrets = dir.load_secrets(&state.name)?;
+    let mut clients = Vec::new();
+    for role in Role::BOTH {
+        let node = state.node(role);
+        progress(&format!("{role}: restarting"));
+        backend.stop(node).await?;
+        backend.start(node).await?;
+        clients.push(bringup::wait_ready(backend.as_ref(), node, &secrets).await?);
+    }
+    let label = format!(
+        "the primary on 127.0.0.1:{}",
+        state.node(Role::Primary).host_port
+    );
+    bringup::wait_streaming(&clients[0], &label).await?;
+    bringup::wait_replayed(&clients[0], &clients[1]).await?;
+    Ok(())
 }
 
 /// Stops and removes the pair; data stays unless `purge`. Idempotent.

@@ -250,6 +250,38 @@ async fn verify(
     })
 }
 
+/// Installs the schema and seeds the store on the primary (COPY, then the
+/// indexes on two connections), calling `progress` with the events
+/// written so far.
+pub async fn seed(
+    ep: &Endpoints,
+    opts: &workload::SeedOptions,
+    progress: impl FnMut(u64),
+) -> anyhow::Result<workload::SeedReport> {
+    let client = crate::db::connect(ep.primary_app(), CONNECT).await?;
+    workload::install_schema(&client).await?;
+    // A second connection builds half the indexes after COPY.
+    let builder = crate::db::connect(ep.primary_app(), CONNECT).await?;
+    Ok(workload::seed_with(&client, &[&client, &builder], opts, progress).await?)
+}
+
+/// The seed's figures in one line for people.
+pub fn seed_line(r: &workload::SeedReport) -> String {
+    format!(
+        "seeded {} events ({} readers, {} books, {} lends, {} returns) in {:.1}s: {:.0} events/s (COPY {:.2}s, indexes {:.2}s, analyze {:.2}s)",
+        r.events,
+        r.readers_registered,
+        r.books_added,
+        r.lends,
+        r.returns,
+        r.total_time.as_secs_f64(),
+        r.events_per_sec(),
+        r.copy_time.as_secs_f64(),
+        r.index_time.as_secs_f64(),
+        r.analyze_time.as_secs_f64()
+    )
+}
+
 /// The verification in one line for people.
 pub fn verification_line(v: &bench::Verification) -> String {
     let missing = if v.missing_events == 0 {

@@ -90,7 +90,8 @@ async fn server(c: &Client, role: &str, memory: Option<u64>) -> anyhow::Result<S
         .iter()
         .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
         .collect();
-    let catalog = role_settings(c).await?;
+    let mut catalog = crate::apply::catalog::live(c).await?;
+    catalog.extend(role_settings(c).await?);
     Ok(ServerInfo {
         role: role.to_string(),
         version,

@@ -382,7 +382,10 @@ fn every_format_says_the_same_and_states_the_method() {
     for f in [&table, &md, &html] {
         assert!(f.contains(method), "{f}");
         assert!(f.contains("closed-loop capacity: operations"), "{f}");
-        assert!(f.contains("max_wal_size") || f.contains(r"max\_wal\_size"), "{f}");
+        assert!(
+            f.contains("max_wal_size") || f.contains(r"max\_wal\_size"),
+            "{f}"
+        );
     }
     assert!(md.contains(r"max\_wal\_size | default | 2GB |"), "{md}");
     let v: serde_json::Value = serde_json::from_str(&to_json(&c)).unwrap();
@@ -410,4 +413,99 @@ fn html_is_a_fragment_with_verdict_classes_and_escaped_text() {
         assert!(html.contains(&format!("class=\"{class}\"")), "{class}");
     }
     assert!(!html.contains("<script") && !html.contains("http"));
+}
+
+#[test]
+fn server_figures_are_the_ones_check_measures() {
+    // One reading of the samples (src/window.rs): compare's figures equal
+    // the values `estune check` reports for the same run.
+    let runs = before_after();
+    let c = compare(&runs, &opts()).unwrap();
+    let g = &c.groups[0];
+    let server = |role: &str| format!("server = \"{role}\"");
+    for (metric, extra, require, key) in [
+        (
+            "replication_lag.p50",
+            String::new(),
+            "0ms",
+            "replication_lag.p50",
+        ),
+        (
+            "replication_lag.p99",
+            String::new(),
+            "0ms",
+            "replication_lag.p99",
+        ),
+        (
+            "replication_lag.max",
+            String::new(),
+            "0ms",
+            "replication_lag.max",
+        ),
+        (
+            "cache_hit_pct",
+            server("primary"),
+            "0%",
+            "cache_hit_pct.primary",
+        ),
+        (
+            "cache_hit_pct",
+            server("replica"),
+            "0%",
+            "cache_hit_pct.replica",
+        ),
+        (
+            "checkpoints.requested",
+            String::new(),
+            "0",
+            "checkpoints.requested",
+        ),
+    ] {
+        let text = format!(
+            "[[criterion]]\nname = \"x\"\nmetric = \"{metric}\"\n{extra}\nrequire = \">= {require}\"\n"
+        );
+        let criteria = crate::check::parse_criteria("t.toml", &text).unwrap();
+        let report = crate::check::evaluate(&criteria, &runs[1].result, None);
+        let row = g.row("pair", key).unwrap();
+        assert_eq!(
+            row.values[1].value, report.outcomes[0].measured,
+            "{key}: {report:?}"
+        );
+    }
+}
+
+#[test]
+fn per_second_series_add_up_to_the_summary() {
+    use figures::{Pct, Source};
+    let run = &compare_set()[1].result; // 1-stock-rate
+    let (rate, stat) = Source::Rate.per_second(run, None).unwrap();
+    assert_eq!((rate.len(), stat), (10, bootstrap::Stat::Mean));
+    assert_eq!(stat.of(&rate, 1), run.summary.total.achieved_rate);
+    // The kinds' seconds add up to all of them.
+    let kinds: f64 = run
+        .summary
+        .ops
+        .iter()
+        .map(|o| {
+            Source::Rate
+                .per_second(run, Some(&o.op))
+                .unwrap()
+                .0
+                .iter()
+                .sum::<f64>()
+        })
+        .sum();
+    assert_eq!(kinds, rate.iter().sum::<f64>());
+    let (late, stat) = Source::Late.per_second(run, None).unwrap();
+    assert_eq!(stat.of(&late, 1), run.summary.total.late as f64);
+    assert!(Source::Late.per_second(run, Some("AddBookCopy")).is_none());
+    // The largest second is the run's maximum, to the series' precision.
+    let (max, stat) = Source::Intended(Pct::Max).per_second(run, None).unwrap();
+    let whole = Source::Intended(Pct::Max).value(run, None).unwrap();
+    assert!(
+        (stat.of(&max, 1) - whole).abs() / whole < 0.01,
+        "{max:?} {whole}"
+    );
+    assert!(Source::Intended(Pct::P90).per_second(run, None).is_none());
+    assert!(Source::Service(Pct::P99).per_second(run, None).is_none());
 }

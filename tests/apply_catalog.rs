@@ -163,8 +163,25 @@ async fn switching_is_exact(major: u32) {
     apply(&c, "eventstore", &[]);
     assert_eq!(live_both(&c).await[1], eventstore);
     hand_change_is_drift(&c, &primary_db).await;
+    let mut by_hand = eventstore.clone();
+    by_hand.insert("events.fillfactor".into(), "50".into());
+    by_hand.insert("events.payload:statistics".into(), "500".into());
+    assert_eq!(live_both(&c).await, [by_hand.clone(), by_hand.clone()]);
     apply(&c, "eventstore", &[]);
-    assert_eq!(live_both(&c).await, [eventstore.clone(), eventstore]);
+    assert_eq!(
+        live_both(&c).await,
+        [eventstore.clone(), eventstore.clone()]
+    );
+    assert_eq!(catalog_finding(&c, &[])["status"], "OK");
+
+    // Rollback undoes the catalog too: first to the hand-changed state the
+    // last apply found, then to stock's, from before the apply before.
+    c.ok(&["apply", "--rollback"]);
+    assert_eq!(live_both(&c).await, [by_hand.clone(), by_hand]);
+    c.ok(&["apply", "--rollback"]);
+    assert_eq!(live_both(&c).await, [State::new(), State::new()]);
+    let status = c.ok(&["cluster", "status"]);
+    assert!(status.contains("profile stock"), "{status}");
     assert_eq!(catalog_finding(&c, &[])["status"], "OK");
 }
 
@@ -241,28 +258,37 @@ async fn hand_change_is_drift(c: &TestCluster, primary_db: &str) {
         "{f:#}"
     );
 
-    let dry = apply(c, "eventstore", &["--dry-run", "--json"]);
-    let doc: Value = serde_json::from_str(&dry).unwrap();
-    let changes = doc["report"]["catalog"].as_array().unwrap();
-    let rows: Vec<(&str, &str, &str, &str)> = changes
-        .iter()
-        .map(|c| {
-            (
-                c["relation"].as_str().unwrap(),
-                c["parameter"].as_str().unwrap(),
-                c["live"].as_str().unwrap(),
-                c["planned"].as_str().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        rows,
-        [
-            ("events", "fillfactor", "50", "100"),
-            ("events", "payload statistics", "500", "200"),
-        ],
-        "{dry}"
+    // apply --dry-run, on the managed cluster and on the pair given by
+    // connection strings, lists exactly the two hand changes.
+    let managed = apply(c, "eventstore", &["--dry-run", "--json"]);
+    let pair = apply(
+        c,
+        "eventstore",
+        &[&["--dry-run", "--json"][..], &dsn[..4]].concat(),
     );
+    for dry in [managed, pair] {
+        let doc: Value = serde_json::from_str(&dry).unwrap();
+        let changes = doc["report"]["catalog"].as_array().unwrap();
+        let rows: Vec<(&str, &str, &str, &str)> = changes
+            .iter()
+            .map(|c| {
+                (
+                    c["relation"].as_str().unwrap(),
+                    c["parameter"].as_str().unwrap(),
+                    c["live"].as_str().unwrap(),
+                    c["planned"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("events", "fillfactor", "50", "100"),
+                ("events", "payload statistics", "500", "200"),
+            ],
+            "{dry}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

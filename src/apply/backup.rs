@@ -4,11 +4,15 @@
 
 use crate::cluster::bringup;
 use crate::cluster::{ops, Backend, ClusterState, Secrets, StateDir};
-use crate::tune::Role;
+use crate::tune::{reloptions, Role};
 use anyhow::Context;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const FILES: &[&str] = &["postgresql.conf", "pg_hba.conf"];
+/// The catalog state of the event-store relations before the apply, as
+/// `catalog::live` read it: rollback puts it back.
+const CATALOG: &str = "catalog.json";
 /// A backup already rolled back to carries this marker, so the next
 /// rollback goes one further back.
 const RESTORED: &str = "RESTORED";
@@ -34,6 +38,121 @@ pub async fn save(
     let text = serde_json::to_string_pretty(state).expect("state serializes");
     crate::atomic::write_atomic(&root.join("state.json"), &text)?;
     Ok(root)
+}
+
+/// Keeps the catalog state from before the apply next to the files.
+pub fn save_catalog(backup: &Path, state: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(state).expect("a map of strings serializes");
+    crate::atomic::write_atomic(&backup.join(CATALOG), &text)
+        .with_context(|| format!("writing the catalog state to {}", backup.display()))
+}
+
+/// SQL that puts a saved catalog state back on the schema's relations:
+/// every storage parameter PostgreSQL `major` has is reset, the saved ones
+/// set again, and every column gets its saved target or -1. Names must be
+/// the schema's and the parameters `reloptions` knows, so that nothing
+/// read from a file reaches SQL as an identifier; values are quoted
+/// literals (ALTER … SET takes no bound parameters).
+fn restore_sql(saved: &BTreeMap<String, String>, major: u32) -> Result<String, String> {
+    let schema = crate::tune::schema();
+    let mut set: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut targets: BTreeMap<(&str, &str), i32> = BTreeMap::new();
+    for (key, value) in saved {
+        let (rel, rest) = key.split_once('.').unwrap_or((key, ""));
+        let s = schema.iter().find(|s| s.name == rel).ok_or_else(|| {
+            format!("`{key}`: `{rel}` is not a relation of the event-store schema")
+        })?;
+        if let Some(column) = rest.strip_suffix(":statistics") {
+            let column = s.columns.iter().find(|c| **c == column);
+            let target = value
+                .parse::<i32>()
+                .ok()
+                .filter(|t| (-1..=10_000).contains(t));
+            match (column, target) {
+                (Some(c), Some(t)) => targets.insert((s.name, c), t),
+                _ => {
+                    return Err(format!(
+                        "`{key}` = `{value}` is not a statistics target of {rel}"
+                    ))
+                }
+            };
+        } else if reloptions::names_in(s.relkind, major).contains(&rest) {
+            let value = value.replace('\'', "''");
+            set.entry(s.name)
+                .or_default()
+                .push(format!("{rest} = '{value}'"));
+        } else {
+            return Err(format!(
+                "`{key}`: estune does not know `{rest}` on {rel} in PostgreSQL {major}; set it again by hand"
+            ));
+        }
+    }
+    let mut sql = String::new();
+    for s in &schema {
+        let kind = match s.kind {
+            crate::tune::RelationKind::Table => "TABLE",
+            crate::tune::RelationKind::Index => "INDEX",
+        };
+        let all = reloptions::names_in(s.relkind, major).join(", ");
+        sql.push_str(&format!(
+            "ALTER {kind} IF EXISTS {} RESET ({all});\n",
+            s.name
+        ));
+        if let Some(opts) = set.get(s.name) {
+            let opts = opts.join(", ");
+            sql.push_str(&format!(
+                "ALTER {kind} IF EXISTS {} SET ({opts});\n",
+                s.name
+            ));
+        }
+        for c in s.columns {
+            let t = targets.get(&(s.name, *c)).copied().unwrap_or(-1);
+            sql.push_str(&format!(
+                "ALTER TABLE IF EXISTS {} ALTER COLUMN {c} SET STATISTICS {t};\n",
+                s.name
+            ));
+        }
+    }
+    Ok(sql)
+}
+
+/// Puts the catalog state saved in `backup` back on the primary, in one
+/// transaction kept only when the catalog then equals it.
+async fn restore_catalog(
+    backup: &Path,
+    state: &ClusterState,
+    secrets: &Secrets,
+) -> anyhow::Result<()> {
+    let file = backup.join(CATALOG);
+    // Backups made before estune kept the catalog have no such file.
+    if !file.is_file() {
+        return Ok(());
+    }
+    let saved: BTreeMap<String, String> = serde_json::from_str(&std::fs::read_to_string(&file)?)
+        .with_context(|| format!("reading {}", file.display()))?;
+    let sql =
+        restore_sql(&saved, state.major).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let node = state.node(Role::Primary);
+    let dsn = bringup::conninfo(
+        node.host_port,
+        "postgres",
+        &secrets.superuser,
+        &state.database,
+    );
+    let mut client = crate::db::connect(&dsn, std::time::Duration::from_secs(5)).await?;
+    let tx = client.transaction().await?;
+    tx.batch_execute(&sql)
+        .await
+        .context("putting the previous catalog state back on the primary")?;
+    let wrong = super::catalog::diff(&saved, &super::catalog::read(&tx).await?);
+    if !wrong.is_empty() {
+        anyhow::bail!(
+            "the previous catalog state did not come back, so it was not kept:\n  {}",
+            super::catalog::describe(&wrong).join("\n  ")
+        );
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Writes the backed-up files of `roles` back and restarts those servers
@@ -188,6 +307,10 @@ pub async fn rollback(
         .await?;
     }
     bringup::wait_streaming(&connect(Role::Primary).await?, "primary").await?;
+    progress("primary: putting the previous catalog state back");
+    restore_catalog(&backup, &state, &secrets).await.context(
+        "the configuration was rolled back, but the catalog state of the event tables was not",
+    )?;
     std::fs::write(backup.join(RESTORED), "")?;
     state.profile = before.profile;
     state.plan_hash = before.plan_hash;
@@ -198,6 +321,76 @@ pub async fn rollback(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    fn saved(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn restores_a_saved_catalog_from_fixed_names_only() {
+        let sql = super::restore_sql(
+            &saved(&[
+                ("events.fillfactor", "98"),
+                ("idx_events_payload_gin.fastupdate", "off"),
+                ("events.payload:statistics", "200"),
+            ]),
+            15,
+        )
+        .unwrap();
+        for line in [
+            "ALTER TABLE IF EXISTS events RESET (fillfactor, toast_tuple_target,",
+            "ALTER TABLE IF EXISTS events SET (fillfactor = '98');",
+            "ALTER TABLE IF EXISTS events ALTER COLUMN payload SET STATISTICS 200;",
+            "ALTER TABLE IF EXISTS events ALTER COLUMN metadata SET STATISTICS -1;",
+            "ALTER INDEX IF EXISTS idx_events_payload_gin RESET (fastupdate, gin_pending_list_limit);",
+            "ALTER INDEX IF EXISTS idx_events_payload_gin SET (fastupdate = 'off');",
+            "ALTER TABLE IF EXISTS snapshots ALTER COLUMN created_at SET STATISTICS -1;",
+        ] {
+            assert!(sql.contains(line), "{line}\n{sql}");
+        }
+        assert!(!sql.contains("autovacuum_vacuum_max_threshold"), "{sql}");
+        assert!(super::restore_sql(&saved(&[]), 18)
+            .unwrap()
+            .contains("autovacuum_vacuum_max_threshold"));
+
+        // A quote in a value stays inside the literal.
+        let sql =
+            super::restore_sql(&saved(&[("events.vacuum_index_cleanup", "a'b")]), 15).unwrap();
+        assert!(
+            sql.contains("SET (vacuum_index_cleanup = 'a''b');"),
+            "{sql}"
+        );
+
+        let refused = [
+            (
+                "events; DROP TABLE events.fillfactor",
+                "98",
+                "not a relation",
+            ),
+            ("events.nosuch", "1", "does not know `nosuch`"),
+            (
+                "events.autovacuum_vacuum_max_threshold",
+                "1",
+                "in PostgreSQL 15",
+            ),
+            ("events.nosuch:statistics", "10", "not a statistics target"),
+            (
+                "events.payload:statistics",
+                "1; DROP",
+                "not a statistics target",
+            ),
+            ("idx_events_payload_gin.fillfactor", "90", "does not know"),
+        ];
+        for (key, value, want) in refused {
+            let err = super::restore_sql(&saved(&[(key, value)]), 15).unwrap_err();
+            assert!(err.contains(want), "{key}: {err}");
+        }
+    }
+
     #[test]
     fn reads_rendered_values() {
         let conf = "# pool 60 + 10 [restart]\nmax_connections = 73\nwal_level = 'replica'\nmax_wal_senders = 10 # x\n";

@@ -133,13 +133,14 @@ async fn connect_app_db(
 }
 
 /// What catalog.sql would change, into the report; a note when the
-/// database has none of the event-store relations to compare.
+/// database has none of the event-store relations to compare. Returns the
+/// live state it compared.
 async fn catalog_diff(
     report: &mut ApplyReport,
     client: &tokio_postgres::Client,
     plan: &Plan,
     place: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<catalog::LiveCatalog> {
     let live = catalog::read(client).await?;
     if live.is_empty() {
         report.catalog_note = Some(format!(
@@ -147,7 +148,7 @@ async fn catalog_diff(
         ));
     }
     report.catalog = catalog::diff(&catalog::planned(plan), &live);
-    Ok(())
+    Ok(live)
 }
 
 pub async fn apply_managed(
@@ -182,7 +183,7 @@ pub async fn apply_managed(
     }
     let app_db = connect_app_db(&state, Role::Primary, &secrets).await?;
     let place = format!("database {} on the primary", state.database);
-    catalog_diff(&mut report, &app_db, &plan, &place).await?;
+    let live_catalog = catalog_diff(&mut report, &app_db, &plan, &place).await?;
     drop(app_db);
     let docker = state.backend == crate::cluster::BackendKind::Docker;
     let memory_changes: Vec<(Role, u64)> = Role::BOTH
@@ -198,6 +199,7 @@ pub async fn apply_managed(
         return Ok(report);
     }
     let backup = backup::save(dir, &state, backend.as_ref()).await?;
+    backup::save_catalog(&backup, &live_catalog.values)?;
     report.backup = Some(backup.clone());
     progress(&format!(
         "backed up the current configuration to {}",

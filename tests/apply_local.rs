@@ -80,6 +80,11 @@ async fn reload_restart_and_rollback(major: u32) {
         "--dry-run",
     ]);
     assert!(again.contains("no setting changes"), "{again}");
+    // No `estune seed` yet: nothing to compare in the catalog, and it says so.
+    assert!(
+        again.contains("catalog: database eventstore on the primary has no event-store tables yet"),
+        "{again}"
+    );
 
     // catalog.sql ran on the primary's database (the tables do not exist
     // yet, so it changed nothing), and the state records the profile.

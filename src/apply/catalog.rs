@@ -57,6 +57,8 @@ impl LiveCatalog {
     }
 }
 
+/// [`live`] with the relations that exist, through any client (a
+/// transaction sees what catalog.sql changed before it commits).
 pub async fn read(client: &impl GenericClient) -> Result<LiveCatalog, ReadError> {
     let schema = tune::schema();
     let names: Vec<&str> = schema.iter().map(|s| s.name).collect();

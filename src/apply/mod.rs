@@ -1,16 +1,20 @@
-//! Applying a plan to a running pair: diff live vs planned, back up the
-//! files it replaces, write configuration, reload or restart each server as
-//! the changes require (in hot-standby-safe order), run catalog.sql, verify,
-//! and restore the previous files automatically when a server does not come
-//! back — the cluster is never left down.
+//! Applying a plan to a running pair: diff live vs planned (settings and
+//! the event tables' catalog), back up the files it replaces and the
+//! catalog state, write configuration, reload or restart each server as
+//! the changes require (in hot-standby-safe order), run catalog.sql (kept
+//! only when the catalog is then exactly the plan's), verify, and restore
+//! the previous files automatically when a server does not come back or
+//! the catalog is wrong — the cluster is never left down.
 
 mod backup;
 pub mod catalog;
 pub mod diff;
+mod dsn;
 pub mod report_text;
 
 pub use backup::rollback;
 pub use diff::Change;
+pub use dsn::apply_dsn;
 
 use crate::catalog::Catalog;
 use crate::cluster::bringup::{self, config_files};
@@ -135,7 +139,7 @@ async fn connect_app_db(
 /// What catalog.sql would change, into the report; a note when the
 /// database has none of the event-store relations to compare. Returns the
 /// live state it compared.
-async fn catalog_diff(
+pub(crate) async fn catalog_diff(
     report: &mut ApplyReport,
     client: &tokio_postgres::Client,
     plan: &Plan,
@@ -168,6 +172,8 @@ pub async fn apply_managed(
     .await?;
     let plan = plan_for_cluster(&o, &state, &catalog)?;
     let renderer = Renderer::new(o.templates.as_deref())?;
+    // Rendered before anything changes: a template that fails stops here.
+    let catalog_sql = renderer.catalog_sql(&plan)?;
     let mut report = ApplyReport {
         profile: plan.profile.clone(),
         plan_hash: plan.hash.clone(),
@@ -246,7 +252,7 @@ pub async fn apply_managed(
         }
     }
     set_limits(backend.as_ref(), &mut state, &lower, &mut report, progress).await?;
-    if let Err(e) = run_catalog(&state, &secrets, &renderer, &plan).await {
+    if let Err(e) = run_catalog(&state, &secrets, &catalog_sql, &plan).await {
         progress(&format!("{e:#}"));
         progress("restoring the previous configuration");
         // The memory limits set so far go on record, so that the rollback
@@ -270,17 +276,16 @@ pub async fn apply_managed(
 async fn run_catalog(
     state: &ClusterState,
     secrets: &Secrets,
-    renderer: &Renderer,
+    sql: &str,
     plan: &Plan,
 ) -> anyhow::Result<()> {
-    let sql = renderer.catalog_sql(plan)?;
     let mut client = connect_app_db(state, Role::Primary, secrets).await?;
     let server = format!(
         "the primary (127.0.0.1:{}, database {})",
         state.node(Role::Primary).host_port,
         state.database
     );
-    catalog::run_verified(&mut client, &sql, plan, &server).await
+    catalog::run_verified(&mut client, sql, plan, &server).await
 }
 
 async fn set_limits(
@@ -363,87 +368,4 @@ async fn verify(
         bail!("applied, but not every value is in effect (postgresql.auto.conf or the command line may override it):\n  {}", problems.join("\n  "));
     }
     Ok(())
-}
-
-/// An unmanaged pair: estune can read it but not write its files. With
-/// `alter_system` it writes through ALTER SYSTEM and reloads; what needs a
-/// restart is listed for the user to do.
-pub async fn apply_dsn(
-    primary: &str,
-    replica: Option<&str>,
-    o: ApplyOptions,
-    alter_system: bool,
-) -> anyhow::Result<ApplyReport> {
-    let timeout = std::time::Duration::from_secs(5);
-    let p = crate::db::connect(primary, timeout).await?;
-    let catalog = Catalog::from_client(&p, &crate::db::server_label(primary)).await?;
-    let res = crate::inputs::resources_both(&o.profile, o.memory, o.cpus);
-    let plan = crate::inputs::checked_plan(&o.profile, res, &catalog, o.allow_overcommit)?;
-    let mut report = ApplyReport {
-        profile: plan.profile.clone(),
-        plan_hash: plan.hash.clone(),
-        dry_run: o.dry_run || !alter_system,
-        ..Default::default()
-    };
-    let mut servers = vec![(Role::Primary, primary.to_string(), p)];
-    if let Some(r) = replica {
-        servers.push((
-            Role::Replica,
-            r.to_string(),
-            crate::db::connect(r, timeout).await?,
-        ));
-    }
-    for (role, _, c) in &servers {
-        report.changes.extend(diff::diff(
-            plan.role(*role),
-            &diff::live(c).await?,
-            &catalog,
-        ));
-    }
-    let place = crate::db::server_label(primary);
-    catalog_diff(&mut report, &servers[0].2, &plan, &place).await?;
-    if !o.dry_run && !report.catalog.is_empty() {
-        report.todo.push("run catalog.sql on the primary's event-store database for the catalog changes (`estune render -o DIR` writes it; psql -f DIR/catalog.sql): estune does not change the catalog of a server it does not manage".into());
-    }
-    if report.dry_run {
-        if !o.dry_run {
-            report.todo.push("estune cannot write the files of a server it does not manage: render them with `estune render -o DIR` and install them, or pass --alter-system to write postgresql.auto.conf through SQL".into());
-        }
-        return Ok(report);
-    }
-    for (role, dsn, c) in &servers {
-        for change in report
-            .changes
-            .iter()
-            .filter(|ch| ch.role == *role && !ch.planned.starts_with("default ("))
-        {
-            let s = plan
-                .role(*role)
-                .get(&change.name)
-                .expect("a change of a planned setting");
-            // ALTER SYSTEM takes no parameters and runs in no transaction or
-            // function; the name is a catalog-checked parameter and the
-            // value a validated plan value, quoted as a literal.
-            let value = s.value.to_plain().replace('\'', "''");
-            c.batch_execute(&format!("ALTER SYSTEM SET \"{}\" TO '{value}'", s.name))
-                .await?;
-        }
-        c.execute("SELECT pg_reload_conf()", &[]).await?;
-        report.reloaded.push(*role);
-        let restart: Vec<&str> = report
-            .changes
-            .iter()
-            .filter(|ch| ch.role == *role && ch.apply == "restart")
-            .map(|ch| ch.name.as_str())
-            .collect();
-        if !restart.is_empty() {
-            report.todo.push(format!(
-                "restart the {role} ({}): {} take effect only when the server starts{}",
-                crate::db::server_label(dsn),
-                restart.join(", "),
-                if *role == Role::Primary { "; restart the replica first when raising max_connections and similar, the primary first when lowering them" } else { "" }
-            ));
-        }
-    }
-    Ok(report)
 }

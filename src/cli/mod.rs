@@ -10,6 +10,7 @@ mod connect;
 mod health;
 mod plan_args;
 mod render;
+mod report;
 
 use clap::{Parser, Subcommand};
 use std::io;
@@ -37,6 +38,9 @@ Examples:
 
   # Runs side by side by label: deltas, noise thresholds, verdicts
   estune compare before.json after.json
+
+  # The same runs as plots and a page to open from disk
+  estune report before.json after.json -o report/
 
   # Both servers against thresholds; as a Nagios plugin
   estune health
@@ -81,6 +85,9 @@ pub enum Command {
     /// Compare bench results side by side, grouped by label: deltas with
     /// a noise threshold and a verdict (better, worse, within noise)
     Compare(compare::CompareArgs),
+    /// Plots (SVG) and a self-contained HTML page of bench results: the
+    /// comparison, check verdicts, settings diff and per-second plots
+    Report(report::ReportArgs),
     /// Probe both servers (connections, cache, replication, vacuum,
     /// wraparound, checkpoints, locks, settings, memory) and judge each
     /// figure against thresholds: OK, WARN, CRIT or UNKNOWN
@@ -157,6 +164,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sweep(args) => bench::sweep(args),
         Command::Check(args) => check::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Report(args) => report::run(args),
         Command::Health(args) => health::run(args),
     }
 }

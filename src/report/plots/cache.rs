@@ -68,6 +68,8 @@ pub fn cache_hit(mode: &str, sides: &[PlotSide]) -> Result<String, PlotError> {
         let body = frame::header(root, "Cache hit ratio per server", mode, &legend)?;
         let h = body.dim_in_pixel().1;
         let (upper, lower) = body.split_vertically(h / 2);
+        // Room between the upper panel's tick labels and the lower one.
+        let lower = lower.margin(16, 0, 0, 0);
         let panels = [
             (&upper, &p, "", "primary: cache hits", true),
             (&lower, &r, TIME_DESC, "replica: cache hits", has_replica),

@@ -77,9 +77,9 @@ impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for PlotE
 pub const WIDTH: u32 = 960;
 /// Font sizes as plotters takes them (the SVG gets size / 1.24 px).
 pub const TITLE: f64 = 21.0;
-pub const LABEL: f64 = 15.0;
+pub const LABEL: f64 = 16.0;
 /// Estimated width of a character of `LABEL` text, px.
-const CHAR_W: f64 = 6.8;
+const CHAR_W: f64 = 7.2;
 const LEGEND_ROW: u32 = 22;
 
 /// Okabe–Ito, without its yellow (unreadable on white): told apart with

@@ -89,6 +89,8 @@ pub fn replication_lag(mode: &str, sides: &[PlotSide]) -> Result<String, PlotErr
         let body = frame::header(root, "Replication lag", mode, &legend)?;
         let h = body.dim_in_pixel().1;
         let (upper, lower) = body.split_vertically(h / 2);
+        // Room between the upper panel's tick labels and the lower one.
+        let lower = lower.margin(16, 0, 0, 0);
         let panels = [
             (&upper, &ms, &y_ms, "", "replay_lag (time)".to_string(), 1.0),
             (

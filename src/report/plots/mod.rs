@@ -44,7 +44,9 @@ const FAMILIES: &[(&str, &str, &str, PlotFn)] = &[
         "throughput",
         "Throughput per second",
         "Operations finished per second of intended start; in open loop a \
-         line below the dashed target means the pair fell behind.",
+         line below the dashed target means the pair fell behind, in closed \
+         loop the line is the capacity with this many workers (higher is \
+         better).",
         throughput,
     ),
     (

@@ -47,6 +47,12 @@ pub fn throughput(mode: &str, sides: &[PlotSide]) -> Result<String, PlotError> {
             TIME_DESC,
             "operations finished per second (ops/s)",
         )?;
+        for (s, runs) in sides.iter().zip(&lines) {
+            for (i, pts) in runs.iter().enumerate() {
+                frame::run_line(&mut chart, pts, frame::side_colour(s.colour), i)?;
+            }
+        }
+        // The target on top, dashed, so runs right on it still show.
         for t in &targets {
             chart.draw_series(DashedLineSeries::new(
                 [(x.lo, *t), (x.hi, *t)],
@@ -54,11 +60,6 @@ pub fn throughput(mode: &str, sides: &[PlotSide]) -> Result<String, PlotError> {
                 6,
                 MUTED.stroke_width(2),
             ))?;
-        }
-        for (s, runs) in sides.iter().zip(&lines) {
-            for (i, pts) in runs.iter().enumerate() {
-                frame::run_line(&mut chart, pts, frame::side_colour(s.colour), i)?;
-            }
         }
         if lines.iter().flatten().all(|l| l.is_empty()) {
             frame::no_data(&chart, "no second of the measured window was recorded")?;

@@ -123,6 +123,54 @@ async fn seeded_history_is_consistent_and_counts_match() {
     assert_eq!(lends.prime_loans(&db).await.unwrap(), 0);
 }
 
+/// Seeding drops the indexes of `events` for the COPY and builds them
+/// again; a profile's storage parameters on them (fastupdate off on the GIN
+/// indexes) must survive that.
+#[tokio::test]
+async fn seeding_keeps_the_storage_parameters_of_the_indexes() {
+    let c = TestCluster::stock("wl-seed-opts");
+    let db = client(&c.eventstore_url("primary")).await;
+    estune::workload::install_schema(&db).await.unwrap();
+    db.batch_execute(
+        "ALTER INDEX idx_events_payload_gin SET (fastupdate = off, gin_pending_list_limit = 512);
+         ALTER INDEX idx_events_occurred_at SET (fillfactor = 95)",
+    )
+    .await
+    .unwrap();
+    let opts = SeedOptions {
+        events: 2_000,
+        books: 100,
+        readers: 20,
+        append: false,
+        seed: 1,
+    };
+    let report = seed(&db, &opts).await.unwrap();
+    assert!(report.indexes_built_after_copy);
+    let rows = db
+        .query(
+            "SELECT relname::text, coalesce(array_to_string(reloptions, ','), '') FROM pg_class
+              WHERE relname LIKE 'idx_events_%' ORDER BY relname",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let want = [
+        ("idx_events_event_type", ""),
+        ("idx_events_metadata_gin", ""),
+        ("idx_events_occurred_at", "fillfactor=95"),
+        (
+            "idx_events_payload_gin",
+            "fastupdate=off,gin_pending_list_limit=512",
+        ),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(got, want);
+}
+
 /// The seed rate (run with `cargo test --release --test workload_seed --
 /// --ignored --nocapture`): 100,000 events, index builds included.
 #[tokio::test]

@@ -60,11 +60,43 @@ pub(crate) async fn create_event_indexes(client: &Client) -> Result<(), Workload
     Ok(())
 }
 
+/// Storage parameters of the indexes of `events` (`fastupdate=off`, …) as
+/// the catalog holds them, by index name: a seed that drops the indexes
+/// builds them again with these, so it does not undo a profile's tuning.
+pub(crate) type IndexOptions = std::collections::BTreeMap<String, Vec<String>>;
+
+/// DDL cannot take bound parameters, so the options read back from the
+/// catalog go into `WITH (…)` only when they are plain `name=value` words.
+fn with_clause(name: &str, options: &IndexOptions) -> Result<String, WorkloadError> {
+    let Some(opts) = options.get(name).filter(|o| !o.is_empty()) else {
+        return Ok(String::new());
+    };
+    let plain = |o: &String| {
+        o.split_once('=').is_some_and(|(k, v)| {
+            !k.is_empty()
+                && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                && !v.is_empty()
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        })
+    };
+    if let Some(bad) = opts.iter().find(|o| !plain(o)) {
+        return Err(WorkloadError::Invalid(format!(
+            "index {name} has the storage parameter `{bad}`, which seeding cannot carry over; reset it (ALTER INDEX {name} RESET (…)) and seed again"
+        )));
+    }
+    Ok(format!(" WITH ({})", opts.join(", ")))
+}
+
 /// Builds the indexes of `events` spread over `builders`, biggest first
-/// (the GIN indexes), each connection building its share in turn. GIN
-/// builds are much faster with room to sort in memory: each session raises
+/// (the GIN indexes), each connection building its share in turn, with the
+/// storage parameters they had before seeding dropped them. GIN builds are
+/// much faster with room to sort in memory: each session raises
 /// maintenance_work_mem for itself and resets it after.
-pub(crate) async fn create_event_indexes_on(builders: &[&Client]) -> Result<(), WorkloadError> {
+pub(crate) async fn create_event_indexes_on(
+    builders: &[&Client],
+    options: &IndexOptions,
+) -> Result<(), WorkloadError> {
     // Slowest first, so the GIN builds land on different connections.
     let order = [2usize, 3, 0, 1];
     let jobs = builders.iter().enumerate().map(|(i, c)| async move {
@@ -73,7 +105,8 @@ pub(crate) async fn create_event_indexes_on(builders: &[&Client]) -> Result<(), 
             .map_err(db("raising maintenance_work_mem for the index builds"))?;
         for k in order.iter().skip(i).step_by(builders.len()) {
             let (name, on) = EVENT_INDEXES[*k];
-            c.batch_execute(&format!("CREATE INDEX IF NOT EXISTS {name} ON {on}"))
+            let with = with_clause(name, options)?;
+            c.batch_execute(&format!("CREATE INDEX IF NOT EXISTS {name} ON {on}{with}"))
                 .await
                 .map_err(db(format!("creating index {name}")))?;
         }
@@ -84,12 +117,26 @@ pub(crate) async fn create_event_indexes_on(builders: &[&Client]) -> Result<(), 
     futures_util::future::try_join_all(jobs).await.map(|_| ())
 }
 
-pub(crate) async fn drop_event_indexes(client: &Client) -> Result<(), WorkloadError> {
+/// Drops the indexes of `events` and returns their storage parameters.
+pub(crate) async fn drop_event_indexes(client: &Client) -> Result<IndexOptions, WorkloadError> {
+    let names: Vec<&str> = EVENT_INDEXES.iter().map(|(n, _)| *n).collect();
+    let options: IndexOptions = client
+        .query(
+            // The ones DROP INDEX finds: by name through the search_path.
+            "SELECT c.relname::text, c.reloptions FROM pg_class c
+              WHERE c.relname = ANY($1) AND c.relkind = 'i' AND pg_table_is_visible(c.oid)",
+            &[&names],
+        )
+        .await
+        .map_err(db("reading the storage parameters of the events indexes"))?
+        .iter()
+        .filter_map(|r| Some((r.get(0), r.get::<_, Option<Vec<String>>>(1)?)))
+        .collect();
     for (name, _) in EVENT_INDEXES {
         client
             .batch_execute(&format!("DROP INDEX IF EXISTS {name}"))
             .await
             .map_err(db(format!("dropping index {name}")))?;
     }
-    Ok(())
+    Ok(options)
 }

@@ -301,11 +301,12 @@ pub async fn seed_with(
     let books: Vec<String> = (1..=opts.books).map(book_id).collect();
     let readers: Vec<String> = (1..=opts.readers).map(reader_id).collect();
     let mut state = State::new(books.len(), readers.len());
-    if has_events {
+    let index_options = if has_events {
         state.load(client, &books, &readers).await?;
+        schema::IndexOptions::new()
     } else {
-        schema::drop_event_indexes(client).await?;
-    }
+        schema::drop_event_indexes(client).await?
+    };
     let mut report = SeedReport {
         events: 0,
         readers_registered: 0,
@@ -331,7 +332,11 @@ pub async fn seed_with(
     report.copy_time = started.elapsed();
     let indexing = Instant::now();
     let own = [client];
-    schema::create_event_indexes_on(if builders.is_empty() { &own } else { builders }).await?;
+    schema::create_event_indexes_on(
+        if builders.is_empty() { &own } else { builders },
+        &index_options,
+    )
+    .await?;
     report.index_time = indexing.elapsed();
     let analyzing = Instant::now();
     // The COPY's row counts sit in this session's pending statistics until

@@ -7,6 +7,7 @@ mod check;
 mod cluster;
 mod compare;
 mod connect;
+mod experiment;
 mod health;
 mod plan_args;
 mod render;
@@ -88,6 +89,10 @@ pub enum Command {
     /// Plots (SVG) and a self-contained HTML page of bench results: the
     /// comparison, check verdicts, settings diff and per-second plots
     Report(report::ReportArgs),
+    /// The main job in one command: bring up a pair, seed it, measure each
+    /// profile in interleaved repeats (capacity and fixed rate), compare
+    /// with noise-aware verdicts, check criteria, write an HTML report
+    Experiment(experiment::ExperimentArgs),
     /// Probe both servers (connections, cache, replication, vacuum,
     /// wraparound, checkpoints, locks, settings, memory) and judge each
     /// figure against thresholds: OK, WARN, CRIT or UNKNOWN
@@ -110,6 +115,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
             || c.is::<crate::check::CheckError>()
             || c.is::<crate::compare::CompareError>()
             || c.is::<crate::measure::LoadError>()
+            || c.is::<crate::experiment::OutTaken>()
             || matches!(
                 c.downcast_ref::<crate::inputs::InputError>(),
                 Some(
@@ -166,6 +172,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare(args) => compare::run(args),
         Command::Report(args) => report::run(args),
         Command::Health(args) => health::run(args),
+        Command::Experiment(args) => experiment::run(args),
     }
 }
 

@@ -2,7 +2,7 @@
 //! the terminal table, markdown and HTML say the same thing in the same
 //! words and differ only in markup.
 
-use super::model::{Comparison, FigureTable, ModeGroup};
+use super::model::{Comparison, FigureRow, FigureTable, ModeGroup};
 use super::verdict::{Delta, Verdict};
 use crate::check::Unit;
 
@@ -89,6 +89,35 @@ pub fn grids(c: &Comparison) -> Vec<Grid> {
         .collect();
     out.push(settings_grid(c));
     out
+}
+
+/// The verdicts in brief: per group, the figures of all operations
+/// together and of the servers, in one grid each.
+pub fn summary_grids(c: &Comparison) -> Vec<Grid> {
+    c.groups
+        .iter()
+        .map(|g| {
+            let rows: Vec<_> = g
+                .tables
+                .iter()
+                .flat_map(|t| {
+                    let keep = move |r: &&FigureRow| match t.id {
+                        "operations" => r.subject == "all",
+                        "servers" => true,
+                        _ => false,
+                    };
+                    t.rows.iter().filter(keep)
+                })
+                .cloned()
+                .collect();
+            let brief = FigureTable {
+                id: "servers",
+                title: format!("{}: all operations and the servers", g.title),
+                rows,
+            };
+            figure_grid(g, &brief)
+        })
+        .collect()
 }
 
 fn figure_grid(g: &ModeGroup, t: &FigureTable) -> Grid {

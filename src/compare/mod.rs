@@ -34,7 +34,7 @@ pub use model::{
     SCHEMA,
 };
 pub use settings::{LabelValue, SettingDiff};
-pub use text::{headline, to_json, to_markdown, to_table};
+pub use text::{headline, to_json, to_markdown, to_summary, to_table};
 pub use verdict::{Delta, Direction, Verdict};
 
 use std::path::PathBuf;

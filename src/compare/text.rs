@@ -39,6 +39,34 @@ pub fn to_table(c: &Comparison) -> String {
     out
 }
 
+/// The verdicts in brief for a terminal: one table per mode with the
+/// figures of all operations together and of the servers; `to_table` has
+/// every kind, service time and the settings that differ.
+pub fn to_summary(c: &Comparison) -> String {
+    let mut out = String::new();
+    for g in grid::summary_grids(c) {
+        out.push_str(&g.title);
+        out.push('\n');
+        out.push_str(&table(&g).to_string());
+        out.push('\n');
+        for line in &g.below {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    let n = c.settings.len();
+    out.push_str(&format!(
+        "{n} setting{} differ between the sides\n",
+        if n == 1 { "" } else { "s" }
+    ));
+    for line in grid::closing(c) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
 fn table(g: &Grid) -> comfy_table::Table {
     let header: Vec<&str> = g.header.iter().map(String::as_str).collect();
     let mut t = crate::table::numeric(&header);

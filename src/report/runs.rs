@@ -133,37 +133,39 @@ pub fn measured_s(run: &RunResult) -> f64 {
     }
 }
 
-/// Rows of the measured window at the middle of their second, counted
-/// from the window's start (a row holds ops intended in [t, t+1)).
+/// Rows of the measured window (as `crate::window` reads it) at the
+/// middle of their second, counted from the window's start (a row holds
+/// ops intended in [t, t+1)).
 pub fn measured_rows(run: &RunResult) -> Vec<(f64, &SecondRow)> {
     let w = run.metadata.warmup_s;
-    run.series
-        .iter()
-        .filter(|r| r.t as f64 >= w)
+    crate::window::seconds(run)
         .map(|r| (r.t as f64 - w + 0.5, r))
         .collect()
 }
 
-/// Samples of the measured window at the middle of the second before
-/// them (the one their deltas cover). A sample belongs to the window when
-/// most of that second does, so the last warm-up second is left out and
-/// the sample just after the end is kept.
+/// Samples of the measured window, the ones check and compare count
+/// (`crate::window`), at the middle of the second before them (the one
+/// their deltas cover); the sample taken as the warm-up ended is put at
+/// the window's start.
 pub fn measured_samples(run: &RunResult) -> Vec<(f64, &ServerSample)> {
-    let (w, end) = (run.metadata.warmup_s, measured_s(run));
-    run.server_samples
-        .iter()
+    let w = run.metadata.warmup_s;
+    crate::window::server_samples(run)
         .filter(|s| s.t.is_finite())
-        .map(|s| (s.t - w - 0.5, s))
-        .filter(|(x, _)| *x >= 0.0 && *x <= end)
+        .map(|s| ((s.t - w - 0.5).max(0.0), s))
         .collect()
 }
 
-/// The longest measured window among these sides' runs (at least 1 s).
+/// The longest measured window among these sides' runs, or its last
+/// sample when that is later (at least 1 s).
 pub fn window_s(sides: &[PlotSide]) -> f64 {
+    let last = |r: &RunResult| {
+        let s = measured_samples(r).last().map(|(x, _)| *x).unwrap_or(0.0);
+        measured_s(r).max(s)
+    };
     sides
         .iter()
         .flat_map(|s| s.runs.iter())
-        .map(|r| measured_s(r))
+        .map(|r| last(r))
         .fold(1.0, f64::max)
 }
 
@@ -205,8 +207,17 @@ mod tests {
         let rows: Vec<f64> = measured_rows(&r).iter().map(|(x, _)| *x).collect();
         assert_eq!(rows, [0.5, 1.5, 2.5]);
         let xs: Vec<f64> = measured_samples(&r).iter().map(|(x, _)| *x).collect();
-        assert_eq!(xs.len(), 2);
-        assert!((xs[0] - 0.502).abs() < 1e-9 && (xs[1] - 2.503).abs() < 1e-9);
+        let want = [0.0, 0.502, 2.503, 5.5];
+        assert!(
+            xs.iter().zip(want).all(|(x, w)| (x - w).abs() < 1e-9),
+            "{xs:?}"
+        );
+        let side = PlotSide {
+            label: "a".into(),
+            colour: 0,
+            runs: vec![&r],
+        };
+        assert_eq!(window_s(&[side]), 5.5);
     }
 
     #[test]

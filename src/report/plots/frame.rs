@@ -81,6 +81,8 @@ pub const LABEL: f64 = 16.0;
 /// Estimated width of a character of `LABEL` text, px.
 const CHAR_W: f64 = 7.2;
 const LEGEND_ROW: u32 = 22;
+/// The legend starts where the y axis does, roughly.
+const LEGEND_INDENT: i32 = 64;
 
 /// Okabe–Ito, without its yellow (unreadable on white): told apart with
 /// the common colour-vision deficiencies. The baseline gets blue.
@@ -167,7 +169,7 @@ fn legend_rows(items: &[LegendItem], width: i32) -> Vec<Vec<(i32, &LegendItem)>>
     let mut rows: Vec<Vec<(i32, &LegendItem)>> = vec![Vec::new()];
     let mut x = 0;
     for it in items {
-        let w = 34 + text_w(&it.text) + 22;
+        let w = 34 + text_w(&it.text) + 16;
         if x > 0 && x + w > width {
             rows.push(Vec::new());
             x = 0;
@@ -189,7 +191,7 @@ fn grouped_rows(groups: &[Vec<LegendItem>], width: i32) -> Vec<Vec<(i32, &Legend
 
 /// Height a legend of these groups needs in `width` px.
 pub fn legend_height(groups: &[Vec<LegendItem>], width: u32) -> u32 {
-    grouped_rows(groups, width as i32 - 80).len() as u32 * LEGEND_ROW + 8
+    grouped_rows(groups, width as i32 - LEGEND_INDENT).len() as u32 * LEGEND_ROW + 8
 }
 
 /// Title at the top (with the mode, so a plot opened alone says what it
@@ -204,10 +206,13 @@ pub fn header<'b>(
     let body = root.titled(&title, font(TITLE))?;
     let (w, _) = body.dim_in_pixel();
     let (strip, rest) = body.split_vertically(legend_height(legend, w));
-    for (r, row) in grouped_rows(legend, w as i32 - 80).iter().enumerate() {
+    for (r, row) in grouped_rows(legend, w as i32 - LEGEND_INDENT)
+        .iter()
+        .enumerate()
+    {
         let y = r as i32 * LEGEND_ROW as i32 + 12;
         for (x, it) in row {
-            let x = x + 70;
+            let x = x + LEGEND_INDENT;
             draw_mark(&strip, it.mark, x, y)?;
             let style = font(LABEL).pos(Pos::new(HPos::Left, VPos::Center));
             strip.draw(&Text::new(it.text.clone(), (x + 34, y), style))?;

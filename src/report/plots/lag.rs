@@ -1,7 +1,7 @@
 //! Replication lag over time, two panels: `replay_lag` in milliseconds
-//! (PostgreSQL leaves it empty while the standby is idle, so the line has
-//! gaps there) and the WAL not yet replayed in bytes. With several
-//! standbys, the worst each second.
+//! (0 when the standby had nothing to replay; PostgreSQL gives no time
+//! for some seconds, and the line has a gap there) and the WAL not yet
+//! replayed in bytes. With several standbys, the worst each second.
 
 use super::axis::{Axis, TickUnit};
 use super::frame::{self, PlotError, TIME_DESC, WIDTH};
@@ -32,8 +32,13 @@ fn worst(s: &ServerSample, f: impl Fn(&crate::bench::ReplicaLag) -> Option<f64>)
     s.replication.iter().filter_map(f).reduce(f64::max)
 }
 
+/// As `crate::window::replay_lag` reads it: a standby with nothing to
+/// replay reports no replay_lag and 0 bytes behind, which is lag 0.
 fn lag_ms(s: &ServerSample) -> Option<f64> {
-    worst(s, |r| r.replay_lag_ms)
+    worst(s, |r| {
+        r.replay_lag_ms
+            .or((r.replay_lag_bytes == Some(0.0)).then_some(0.0))
+    })
 }
 
 fn lag_bytes(s: &ServerSample) -> Option<f64> {
@@ -118,7 +123,7 @@ pub fn replication_lag(mode: &str, sides: &[PlotSide]) -> Result<String, PlotErr
                     "no standby in pg_stat_replication during these runs",
                 )?;
             } else if data.iter().flatten().flatten().all(|s| s.is_empty()) {
-                frame::no_data(&chart, "PostgreSQL reported no value: the standby was idle")?;
+                frame::no_data(&chart, "PostgreSQL reported no replay lag for these runs")?;
             }
         }
         Ok(())
@@ -136,7 +141,7 @@ mod tests {
         r.server_samples[3].replication[0].replay_lag_ms = None;
         let segs = segments(&r, lag_ms);
         let lens: Vec<usize> = segs.iter().map(|s| s.len()).collect();
-        assert_eq!(lens, [2, 3]);
+        assert_eq!(lens, [3, 3]); // samples 0-2 (the first at the warm-up's end), 4-6
         assert_eq!(segments(&r, lag_bytes).len(), 1);
     }
 

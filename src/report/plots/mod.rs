@@ -69,9 +69,9 @@ const FAMILIES: &[(&str, &str, &str, PlotFn)] = &[
     (
         "replication-lag",
         "Replication lag",
-        "How far the replica is behind: replay_lag in time (no point while \
-         the standby was idle) and WAL not yet replayed in bytes; worst \
-         standby each second.",
+        "How far the replica is behind each second: replay_lag in time (0 \
+         when it had nothing to replay, a gap when PostgreSQL gave no time) \
+         and WAL not yet replayed in bytes; the worst standby.",
         replication_lag,
     ),
     (

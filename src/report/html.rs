@@ -137,6 +137,13 @@ fn gib(b: u64) -> String {
 
 fn what_was_run(p: &Page) -> String {
     let mut out = String::from("<section id=\"runs\">\n<h2>What was run</h2>\n");
+    if !p.notes.is_empty() {
+        out.push_str("<ul class=\"notes\">\n");
+        for n in p.notes {
+            out.push_str(&format!("<li>{}</li>\n", esc(n)));
+        }
+        out.push_str("</ul>\n");
+    }
     out.push_str("<table>\n<thead><tr><th>side</th><th>profile</th><th>plan hash</th><th>runs</th><th>PostgreSQL (primary, replica)</th><th>memory planned (primary)</th></tr></thead>\n<tbody>\n");
     for (i, s) in p.sides.iter().enumerate() {
         let rs: Vec<&RunResult> = s.runs.iter().map(|r| r.result).collect();
@@ -182,13 +189,6 @@ fn what_was_run(p: &Page) -> String {
     }
     out.push_str("</tbody>\n</table>\n");
     out.push_str(&conditions(p));
-    if !p.notes.is_empty() {
-        out.push_str("<ul class=\"notes\">\n");
-        for n in p.notes {
-            out.push_str(&format!("<li>{}</li>\n", esc(n)));
-        }
-        out.push_str("</ul>\n");
-    }
     out.push_str("</section>\n");
     out
 }

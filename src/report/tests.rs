@@ -40,7 +40,8 @@ fn writes_every_plot_and_a_page_referencing_them() {
     let stock = page.find("<td>stock (baseline)</td>").unwrap();
     assert!(stock < page.find("<td>eventstore</td>").unwrap());
     assert!(page.contains("class=\"estune-compare\""));
-    assert!(page.contains("rate: &lt;fixed&gt; at 50 ops/s"));
+    let note = page.find("rate: &lt;fixed&gt; at 50 ops/s").unwrap();
+    assert!(note < stock, "the caller's notes come first");
     assert!(page.contains("href=\"../"));
     assert!(page.contains("1-stock-capacity.json</a>"));
 }

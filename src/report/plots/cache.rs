@@ -64,7 +64,8 @@ pub fn cache_hit(mode: &str, sides: &[PlotSide]) -> Result<String, PlotError> {
         .iter()
         .flat_map(|s| &s.runs)
         .any(|run| run.server_samples.iter().any(|s| s.replica.is_some()));
-    frame::svg(WIDTH, 620, |root| {
+    let height = 590 + frame::legend_height(&legend, WIDTH);
+    frame::svg(WIDTH, height, |root| {
         let body = frame::header(root, "Cache hit ratio per server", mode, &legend)?;
         let h = body.dim_in_pixel().1;
         let (upper, lower) = body.split_vertically(h / 2);

@@ -161,7 +161,8 @@ pub fn connections(mode: &str, sides: &[PlotSide]) -> Result<String, PlotError> 
         .map(|i| item(Mark::Block(band_colour(&bands, i)), band_name(&bands[i])))
         .collect()];
     let rows = sides.len().max(1);
-    frame::svg(WIDTH, 110 + 230 * rows as u32, |root| {
+    let height = 80 + 230 * rows as u32 + frame::legend_height(&legend, WIDTH);
+    frame::svg(WIDTH, height, |root| {
         let body = frame::header(root, "Client connections by wait event", mode, &legend)?;
         let cells = body.split_evenly((rows, servers.len()));
         for (r, side) in sides.iter().enumerate() {

@@ -189,7 +189,8 @@ fn grouped_rows(groups: &[Vec<LegendItem>], width: i32) -> Vec<Vec<(i32, &Legend
         .collect()
 }
 
-/// Height a legend of these groups needs in `width` px.
+/// Height a legend of these groups needs in `width` px; plots add it to
+/// their own height, so many sides never squeeze the chart.
 pub fn legend_height(groups: &[Vec<LegendItem>], width: u32) -> u32 {
     grouped_rows(groups, width as i32 - LEGEND_INDENT).len() as u32 * LEGEND_ROW + 8
 }
@@ -298,6 +299,7 @@ pub fn chart_aligned<'a, 'b>(
 ) -> Result<Chart<'a, 'b>, PlotError> {
     let mut c = ChartBuilder::on(area)
         .margin_top(8)
+        .margin_bottom(6)
         .margin_right(28)
         .margin_left(6)
         .x_label_area_size(if x_desc.is_empty() { 26 } else { 46 })

@@ -90,7 +90,8 @@ pub fn replication_lag(mode: &str, sides: &[PlotSide]) -> Result<String, PlotErr
             .all(|(_, s)| s.replication.is_empty())
     });
     let legend = [frame::side_entries(sides)];
-    frame::svg(WIDTH, 620, |root| {
+    let height = 590 + frame::legend_height(&legend, WIDTH);
+    frame::svg(WIDTH, height, |root| {
         let body = frame::header(root, "Replication lag", mode, &legend)?;
         let h = body.dim_in_pixel().1;
         let (upper, lower) = body.split_vertically(h / 2);

@@ -148,4 +148,28 @@ mod tests {
         }
         assert_eq!(file_safe("odd mode/../x"), "odd_mode____x");
     }
+
+    #[test]
+    fn many_sides_or_none_still_draw() {
+        let runs: Vec<_> = (0..12)
+            .map(|i| run(&format!("a rather long side label {i}"), "closed-loop", 3))
+            .collect();
+        let sides: Vec<PlotSide> = runs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| PlotSide {
+                label: r.metadata.label.clone().unwrap(),
+                colour: i,
+                runs: vec![r],
+            })
+            .collect();
+        for p in mode_plots("closed-loop", &sides).unwrap() {
+            let doc = roxmltree::Document::parse(&p.svg).unwrap();
+            let text = testdata::svg_text(&doc);
+            assert!(text.contains("a rather long side label 11"), "{}", p.file);
+        }
+        for p in mode_plots("open-loop", &[]).unwrap() {
+            roxmltree::Document::parse(&p.svg).unwrap();
+        }
+    }
 }

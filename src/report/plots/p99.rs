@@ -101,7 +101,8 @@ pub fn p99(mode: &str, sides: &[PlotSide]) -> Result<String, PlotError> {
         markers.push(item(Mark::Glyph(glyph, INK), format!("{name} ({n})")));
     }
     let legend = [frame::side_entries(sides), markers];
-    frame::svg(WIDTH, 480, |root| {
+    let height = 430 + frame::legend_height(&legend, WIDTH);
+    frame::svg(WIDTH, height, |root| {
         let body = frame::header(root, "p99 latency per second", mode, &legend)?;
         let mut chart = frame::chart(&body, &x, &y, TIME_DESC, y_desc)?;
         let mapped = |pts: &[(f64, f64)]| -> Vec<(f64, f64)> {

@@ -57,7 +57,8 @@ pub fn spectrum(mode: &str, sides: &[PlotSide]) -> Result<String, PlotError> {
     let hi = values.iter().copied().fold(0.0, f64::max);
     let (x, y) = (x_axis(), Axis::log(lo, hi, TickUnit::Millis));
     let legend = [frame::side_entries(sides)];
-    frame::svg(WIDTH, 460, |root| {
+    let height = 430 + frame::legend_height(&legend, WIDTH);
+    frame::svg(WIDTH, height, |root| {
         let body = frame::header(root, "Latency percentile spectrum", mode, &legend)?;
         let mut chart = frame::chart(
             &body,

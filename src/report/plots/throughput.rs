@@ -38,8 +38,10 @@ pub fn throughput(mode: &str, sides: &[PlotSide]) -> Result<String, PlotError> {
             format!("target {} ops/s", super::axis::number(*t, 1)),
         ));
     }
-    frame::svg(WIDTH, 460, |root| {
-        let body = frame::header(root, "Throughput per second", mode, &[legend.clone()])?;
+    let legend = [legend];
+    let height = 430 + frame::legend_height(&legend, WIDTH);
+    frame::svg(WIDTH, height, |root| {
+        let body = frame::header(root, "Throughput per second", mode, &legend)?;
         let mut chart = frame::chart(
             &body,
             &x,

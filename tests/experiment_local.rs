@@ -304,3 +304,35 @@ fn bad_input_is_refused_before_anything_starts() {
         assert!(!c.cluster_dir().exists(), "{extra:?} started a pair");
     }
 }
+
+/// A port that is taken fails the bring-up: the phase is named, nothing
+/// is left, not even an empty report folder.
+#[test]
+fn a_failed_bring_up_leaves_nothing() {
+    let c = TestCluster::new("exp-port");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("report");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let o = c.run(&[
+        "experiment",
+        "--backend",
+        "local",
+        "--pg-version",
+        "15",
+        "--memory",
+        "4GiB",
+        "--port",
+        &port,
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains("failed in phase `up`") && all.contains(&format!("port {port}")),
+        "{all}"
+    );
+    assert!(!out.exists(), "{all}");
+    nothing_left(&c);
+}

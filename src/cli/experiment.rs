@@ -268,7 +268,8 @@ pub fn run(a: ExperimentArgs) -> anyhow::Result<ExitCode> {
         }
         match &f.index {
             Some(i) => println!("report: {}", i.display()),
-            None => println!("results: {}", f.dir.display()),
+            None if f.runs > 0 => println!("results: {}", f.dir.display()),
+            None => {}
         }
         if f.interrupted {
             println!(

@@ -45,7 +45,7 @@ pub fn finish(o: &Options, m: &Manifest, p: &Progress) -> Finished {
     }
     f.runs = runs.len();
     if runs.is_empty() {
-        f.text = "nothing was measured, so there is nothing to compare or report\n".into();
+        f.text = "nothing was measured, so there is nothing to compare or report (the report folder is not kept)\n".into();
         return f;
     }
     let baseline = m.profiles.first().cloned();

@@ -99,7 +99,7 @@ fn phase<T>(phase: &'static str, r: anyhow::Result<T>) -> Result<T, PhaseError> 
 /// folder).
 pub async fn run(o: Options, stop: StopToken) -> Result<Finished, PhaseError> {
     let p = Progress::new();
-    phase("prepare", prepare_out(&o.out))?;
+    let created_out = phase("prepare", prepare_out(&o.out))?;
     let mut manifest = Manifest::new(&o);
     phase("prepare", manifest.write(&o.out))?;
     let measured = rounds::run(&o, &stop, &p, &mut manifest).await;
@@ -116,6 +116,13 @@ pub async fn run(o: Options, stop: StopToken) -> Result<Finished, PhaseError> {
         p.say("report", &format!("{e:#}"));
     }
     let mut finished = finish::finish(&o, &manifest, &p);
+    if finished.runs == 0 {
+        // Nothing measured: the folder would only hold this account.
+        let _ = std::fs::remove_file(o.out.join(MANIFEST));
+        if created_out {
+            let _ = std::fs::remove_dir(&o.out);
+        }
+    }
     finished.interrupted = stop.is_stopped();
     finished.failed = measured.err();
     Ok(finished)
@@ -165,9 +172,12 @@ pub fn check_out(out: &std::path::Path) -> Result<(), OutTaken> {
     Ok(())
 }
 
-/// The report folder: created when missing, refused when taken.
-fn prepare_out(out: &std::path::Path) -> anyhow::Result<()> {
+/// The report folder: created when missing (true), refused when taken.
+fn prepare_out(out: &std::path::Path) -> anyhow::Result<bool> {
     check_out(out)?;
-    std::fs::create_dir_all(out)
-        .map_err(|e| anyhow::anyhow!("cannot create the report folder {}: {e}", out.display()))
+    let created = !out.exists();
+    std::fs::create_dir_all(out).map_err(|e| {
+        anyhow::anyhow!("cannot create the report folder {}: {e}", out.display())
+    })?;
+    Ok(created)
 }

@@ -8,35 +8,35 @@ use comfy_table::CellAlignment;
 /// Tables in estune's style, each with its noise method under it.
 pub fn to_table(c: &Comparison) -> String {
     let mut out = String::new();
-    for line in grid::intro(c) {
-        out.push_str(&line);
-        out.push('\n');
-    }
-    for g in &c.groups {
-        out.push_str(&grid::group_line(g));
-        out.push('\n');
-    }
+    push_lines(&mut out, grid::intro(c));
+    push_lines(&mut out, c.groups.iter().map(grid::group_line));
     for g in grid::grids(c) {
         out.push('\n');
-        out.push_str(&g.title);
-        out.push('\n');
-        if !g.rows.is_empty() {
-            out.push_str(&table(&g).to_string());
-            out.push('\n');
-        }
-        for line in &g.below {
-            out.push_str(line);
-            out.push('\n');
-        }
+        push_grid(&mut out, &g);
     }
     out.push('\n');
     out.push_str(grid::LEGEND);
     out.push('\n');
-    for line in grid::closing(c) {
+    push_lines(&mut out, grid::closing(c));
+    out
+}
+
+/// A grid's title, its table (when it has rows) and the lines under it.
+fn push_grid(out: &mut String, g: &Grid) {
+    out.push_str(&g.title);
+    out.push('\n');
+    if !g.rows.is_empty() {
+        out.push_str(&table(g).to_string());
+        out.push('\n');
+    }
+    push_lines(out, g.below.iter().cloned());
+}
+
+fn push_lines(out: &mut String, lines: impl IntoIterator<Item = String>) {
+    for line in lines {
         out.push_str(&line);
         out.push('\n');
     }
-    out
 }
 
 /// The verdicts in brief for a terminal: one table per mode with the
@@ -45,14 +45,7 @@ pub fn to_table(c: &Comparison) -> String {
 pub fn to_summary(c: &Comparison) -> String {
     let mut out = String::new();
     for g in grid::summary_grids(c) {
-        out.push_str(&g.title);
-        out.push('\n');
-        out.push_str(&table(&g).to_string());
-        out.push('\n');
-        for line in &g.below {
-            out.push_str(line);
-            out.push('\n');
-        }
+        push_grid(&mut out, &g);
         out.push('\n');
     }
     let n = c.settings.len();
@@ -60,10 +53,7 @@ pub fn to_summary(c: &Comparison) -> String {
         "{n} setting{} differ between the sides\n",
         if n == 1 { "" } else { "s" }
     ));
-    for line in grid::closing(c) {
-        out.push_str(&line);
-        out.push('\n');
-    }
+    push_lines(&mut out, grid::closing(c));
     out
 }
 

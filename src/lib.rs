@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cluster;
 pub mod compare;
 pub mod db;
+pub mod escape;
 pub mod experiment;
 pub mod health;
 pub mod inputs;

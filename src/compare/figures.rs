@@ -115,7 +115,9 @@ impl Source {
     pub fn direction(self) -> Direction {
         match self {
             Rate | CacheHit { .. } => Direction::HigherIsBetter,
-            Autovacuum | Autoanalyze => Direction::Neutral,
+            // Rejections are the domain's answers (a copy already lent),
+            // set by the store's state and the mix, not by the servers.
+            Autovacuum | Autoanalyze | Rejections => Direction::Neutral,
             _ => Direction::LowerIsBetter,
         }
     }

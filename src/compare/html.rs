@@ -5,6 +5,30 @@
 
 use super::grid::{self, Grid};
 use super::model::Comparison;
+use crate::escape::html as esc;
+
+/// The verdicts in brief (see [`super::to_summary`]): per mode, the
+/// figures of all operations together and of the servers.
+pub fn to_summary_html(c: &Comparison) -> String {
+    let mut out = String::from("<section class=\"estune-compare-summary\">\n");
+    for g in grid::summary_grids(c) {
+        grid_html(&mut out, &g);
+    }
+    out.push_str(&format!("<p class=\"legend\">{}</p>\n", esc(grid::LEGEND)));
+    out.push_str("</section>\n");
+    out
+}
+
+/// A grid's title, table and the lines under it.
+fn grid_html(out: &mut String, g: &Grid) {
+    out.push_str(&format!("<h3>{}</h3>\n", esc(&g.title)));
+    if !g.rows.is_empty() {
+        table(out, g);
+    }
+    for line in &g.below {
+        out.push_str(&format!("<p class=\"method\">{}</p>\n", esc(line)));
+    }
+}
 
 pub fn to_html(c: &Comparison) -> String {
     let mut out = String::from("<section class=\"estune-compare\">\n");
@@ -17,13 +41,7 @@ pub fn to_html(c: &Comparison) -> String {
     }
     out.push_str("</ul>\n");
     for g in grid::grids(c) {
-        out.push_str(&format!("<h3>{}</h3>\n", esc(&g.title)));
-        if !g.rows.is_empty() {
-            table(&mut out, &g);
-        }
-        for line in &g.below {
-            out.push_str(&format!("<p class=\"method\">{}</p>\n", esc(line)));
-        }
+        grid_html(&mut out, &g);
     }
     out.push_str(&format!("<p class=\"legend\">{}</p>\n", esc(grid::LEGEND)));
     let closing = grid::closing(c);
@@ -57,33 +75,4 @@ fn table(out: &mut String, g: &Grid) {
         out.push_str("</tr>\n");
     }
     out.push_str("</tbody>\n</table>\n");
-}
-
-/// Escapes text for element content and quoted attribute values.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::esc;
-
-    #[test]
-    fn markup_in_text_is_escaped() {
-        assert_eq!(
-            esc("<script>alert('x')</script> & \"q\""),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
-        );
-    }
 }

@@ -27,7 +27,7 @@ mod tests;
 
 pub use alike::{Difference, LabelValues};
 pub use build::compare;
-pub use html::to_html;
+pub use html::{to_html, to_summary_html};
 pub use load::{load_runs, scan, Inputs, Skipped};
 pub use model::{
     Comparison, FigureRow, FigureTable, GroupSide, ModeGroup, NoiseMethod, SideInfo, SideValue,

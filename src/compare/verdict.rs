@@ -11,7 +11,7 @@ use serde::Serialize;
 pub enum Direction {
     HigherIsBetter,
     LowerIsBetter,
-    /// Neither way is better in itself (autovacuum runs).
+    /// Neither way is better in itself (autovacuum runs, rejections).
     Neutral,
 }
 

@@ -122,8 +122,9 @@ fn notes(m: &Manifest) -> Vec<String> {
         v.push(seed.clone());
     }
     v.push(format!(
-        "{} rounds over {}, interleaved (the order alternates between rounds); before every run the profile was applied and both servers restarted, then {} s of warm-up and {} s measured",
+        "{} round{} over {}, interleaved (the order alternates between rounds); before every run the profile was applied and both servers restarted, then {} s of warm-up and {} s measured",
         m.repeat,
+        if m.repeat == 1 { "" } else { "s" },
         m.profiles.join(", "),
         m.warmup_s,
         m.duration_s

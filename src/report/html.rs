@@ -12,6 +12,8 @@ use std::collections::BTreeSet;
 pub struct Page<'a> {
     /// Baseline first.
     pub sides: &'a [Side<'a>],
+    /// Compare's verdicts in brief (all operations and the servers).
+    pub summary: Option<String>,
     /// Compare's HTML fragment (verdict tables and the settings diff).
     pub comparison: Option<String>,
     /// The checks section, when criteria were given.
@@ -38,21 +40,7 @@ figure{margin:18px 0 30px}figure img{max-width:100%;height:auto;border:1px solid
 figcaption{color:#444;font-size:.92em;margin-top:4px}code{background:#f4f4f4;padding:0 3px}
 ";
 
-/// Escapes text for element content and quoted attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::escape::html as esc;
 
 /// A relative path as an `href`: bytes outside the unreserved set and
 /// `/` percent-encoded (`:` too), so no file name can make it a URL or
@@ -85,8 +73,10 @@ pub fn page(p: &Page) -> String {
     ));
     out.push_str(&nav(p));
     out.push_str(&what_was_run(p));
-    out.push_str("<section id=\"comparison\">\n<h2>Comparison</h2>\n");
-    match &p.comparison {
+    // What a reader came for first: the verdicts, the criteria, the plots;
+    // every operation kind and the settings after them.
+    out.push_str("<section id=\"verdicts\">\n<h2>Verdicts</h2>\n");
+    match &p.summary {
         Some(fragment) => out.push_str(fragment),
         None => out.push_str("<p>No comparison was made for this report.</p>\n"),
     }
@@ -95,20 +85,26 @@ pub fn page(p: &Page) -> String {
         out.push_str(checks);
     }
     out.push_str(&plots(p.plots));
+    if let Some(fragment) = &p.comparison {
+        out.push_str("<section id=\"comparison\">\n<h2>Every operation kind, service time and the settings</h2>\n");
+        out.push_str(fragment);
+        out.push_str("</section>\n");
+    }
     out.push_str(&files(p));
     out.push_str("</body>\n</html>\n");
     out
 }
 
 fn nav(p: &Page) -> String {
-    let mut links = vec![
-        ("runs", "What was run"),
-        ("comparison", "Comparison and settings"),
-    ];
+    let mut links = vec![("runs", "What was run"), ("verdicts", "Verdicts")];
     if p.checks.is_some() {
         links.push(("checks", "Checks"));
     }
-    links.extend([("plots", "Plots"), ("files", "Result files")]);
+    links.push(("plots", "Plots"));
+    if p.comparison.is_some() {
+        links.push(("comparison", "Every kind and the settings"));
+    }
+    links.push(("files", "Result files"));
     let items: Vec<String> = links
         .iter()
         .map(|(id, name)| format!("<a href=\"#{id}\">{name}</a>"))

@@ -92,6 +92,7 @@ pub fn write(dir: &Path, input: &ReportInput) -> Result<ReportFiles, ReportError
     let baseline = sides.first().map(|s| s.label.as_str());
     let page = html::Page {
         sides: &sides,
+        summary: input.comparison.map(crate::compare::to_summary_html),
         comparison: input.comparison.map(crate::compare::to_html),
         checks: (!input.checks.is_empty()).then(|| checks::section(&input.checks, baseline)),
         notes: &input.notes,

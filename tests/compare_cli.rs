@@ -87,7 +87,7 @@ fn json_carries_the_same_figures() {
     assert_eq!(v["schema"], "estune.compare/1");
     let row = &v["groups"][0]["tables"][0]["rows"][0];
     assert_eq!(row["key"], "capacity");
-    assert_eq!(row["values"][0]["runs"], serde_json::json!([396.3, 593.5]));
+    assert_eq!(row["values"][0]["runs"], serde_json::json!([627.8, 780.9]));
     assert_eq!(row["values"][1]["delta"]["verdict"], "within-noise");
     assert_eq!(v["groups"][1]["sides"][1]["noise"]["method"], "welch");
 }

@@ -88,21 +88,25 @@ fn figures_are_the_means_of_the_runs_and_deltas_follow() {
     let runs = compare_set();
     let c = compare(&runs, &opts()).unwrap();
     let row = group(&c, "closed-loop").row("all", "capacity").unwrap();
-    // 1-stock 396.3, 4-stock 593.5; 2-eventstore 529.1, 3-eventstore 617.2.
-    assert_eq!(row.values[0].runs, [Some(396.3), Some(593.5)]);
-    assert!((row.values[0].value.unwrap() - 494.9).abs() < 1e-9);
-    assert!((row.values[1].value.unwrap() - 573.15).abs() < 1e-9);
+    // 1-stock 627.8, 4-stock 780.9; 2-eventstore 723.7, 3-eventstore 716.6.
+    assert_eq!(row.values[0].runs, [Some(627.8), Some(780.9)]);
+    assert!((row.values[0].value.unwrap() - 704.35).abs() < 1e-9);
+    assert!((row.values[1].value.unwrap() - 720.15).abs() < 1e-9);
     let d = row.values[1].delta.as_ref().unwrap();
-    assert!((d.change.unwrap() - 78.25).abs() < 1e-9);
-    assert!((d.change_pct.unwrap() - 78.25 / 494.9 * 100.0).abs() < 1e-9);
-    // Welch by hand: s²(stock) = 98.6²×2 = 19443.92, s²(eventstore) =
-    // 44.05²×2 = 3880.805; se² = (19443.92 + 3880.805)/2 = 11662.36;
-    // df = se⁴ / ((9721.96² + 1940.40²) / 1) = 1.3829; t(0.975, 1.3829)
-    // from the quantile function; half-width = t × 107.99.
-    let se = (11_662.362_5f64).sqrt();
-    let df = 11_662.362_5f64.powi(2) / (9_721.96f64.powi(2) + 1_940.402_5f64.powi(2));
+    assert!((d.change.unwrap() - 15.8).abs() < 1e-9);
+    assert!((d.change_pct.unwrap() - 15.8 / 704.35 * 100.0).abs() < 1e-9);
+    // Welch by hand: s²(stock) = 76.55²×2 = 11719.805, s²(eventstore) =
+    // 3.55²×2 = 25.205; se² = (11719.805 + 25.205)/2 = 5872.505;
+    // df = se⁴ / ((5859.9025² + 12.6025²) / 1) = 1.0043; t(0.975, 1.0043)
+    // from the quantile function; half-width = t × 76.632.
+    let se = (5_872.505f64).sqrt();
+    let df = 5_872.505f64.powi(2) / (5_859.902_5f64.powi(2) + 12.602_5f64.powi(2));
     let t = stats::t_quantile(0.975, df).unwrap();
     assert!((d.threshold.unwrap() - t * se).abs() < 1e-6, "{d:?}");
+    // The same from Student's t outside this crate (mpmath: t(0.975,
+    // 1.0043) = 12.5783, × 76.632 = 963.906): the change of 15.8 is well
+    // inside.
+    assert!((d.threshold.unwrap() - 963.906).abs() < 1e-3, "{d:?}");
     assert_eq!(d.verdict, Verdict::WithinNoise);
 }
 
@@ -167,9 +171,20 @@ fn a_single_run_a_side_uses_the_bootstrap_and_says_so() {
 
 #[test]
 fn a_zero_baseline_gives_an_absolute_change() {
-    let c = compare(&before_after(), &opts()).unwrap();
+    // RegisterReader was never late before. The recorded after run was
+    // not late either, so it is made late 3 times here.
+    fn register(r: &mut RunResult) -> &mut crate::bench::OpSummary {
+        r.summary
+            .ops
+            .iter_mut()
+            .find(|o| o.op == "RegisterReader")
+            .unwrap()
+    }
+    let mut runs = before_after();
+    assert_eq!(register(&mut runs[0].result).late, 0, "never late before");
+    register(&mut runs[1].result).late = 3;
+    let c = compare(&runs, &opts()).unwrap();
     let g = &c.groups[0];
-    // RegisterReader was never late before, 3 times after.
     let d = delta(g, "RegisterReader", "late");
     assert_eq!((d.change, d.change_pct), (Some(3.0), None));
     let text = to_table(&c);
@@ -394,7 +409,7 @@ fn every_format_says_the_same_and_states_the_method() {
     assert_eq!(v["groups"][0]["tables"][0]["rows"][0]["key"], "capacity");
     assert_eq!(v["sides"][0]["label"], "stock");
     let h = headline(&c);
-    assert!(h.starts_with("closed-loop capacity, eventstore vs stock: capacity 494.9/s → 573.2/s (+15.8 %, within noise; noise ±"), "{h}");
+    assert!(h.starts_with("closed-loop capacity, eventstore vs stock: capacity 704.3/s → 720.2/s (+2.2 %, within noise; noise ±"), "{h}");
     assert!(h.contains("open-loop at 50 ops/s, eventstore vs stock: achieved rate 50/s → 50/s (=, within noise"), "{h}");
     assert_eq!(h.lines().count(), 2);
 }

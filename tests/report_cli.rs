@@ -131,9 +131,10 @@ fn the_ab_ba_runs_make_plots_for_both_modes_and_a_page() {
     }
     for section in [
         "What was run",
-        "Comparison",
+        "Verdicts",
         "Checks",
         "Plots",
+        "Every operation kind, service time and the settings",
         "Result files",
     ] {
         assert!(page.contains(&format!(">{section}</h2>")), "{section}");

@@ -232,10 +232,16 @@ async fn measure_one(
     )
     .await?;
     if !applied.changes.is_empty() || !applied.catalog.is_empty() {
+        let restarted: Vec<String> = applied.restarted.iter().map(|r| r.to_string()).collect();
         say(&format!(
-            "{label}: {} setting changes, restarted {:?}",
+            "{label}: {} setting and {} catalog changes applied (restarted: {})",
             applied.changes.len(),
-            applied.restarted
+            applied.catalog.len(),
+            if restarted.is_empty() {
+                "none".to_string()
+            } else {
+                restarted.join(", then ")
+            }
         ));
     }
     let state = o.up.state_dir.load(&o.up.name)?;

@@ -51,6 +51,22 @@ async fn seeded_history_is_consistent_and_counts_match() {
     )
     .await;
     assert_eq!(live, 20_000, "n_live_tup after seeding");
+    // Written frozen: every page all-visible, so the first queries do not
+    // set hint bits (and write page images to the WAL) page by page.
+    let (pages, visible): (i32, i32) = {
+        let r = db
+            .query_one(
+                "SELECT relpages, relallvisible FROM pg_class WHERE relname = 'events'",
+                &[],
+            )
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert!(
+        pages > 0 && visible == pages,
+        "{visible} of {pages} pages all-visible"
+    );
     let lent = count(
         &db,
         "SELECT count(*) FROM events WHERE event_type = 'BookCopyLentToReader'",

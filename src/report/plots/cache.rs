@@ -94,7 +94,7 @@ pub fn cache_hit(mode: &str, sides: &[PlotSide]) -> Result<String, PlotError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testdata::{lines_in, run, svg_text};
+    use super::super::testdata::{lines_in, run, side, svg_text, two_sides};
     use super::*;
 
     #[test]
@@ -115,18 +115,7 @@ mod tests {
             run("stock", "closed-loop", 4),
             run("tuned", "closed-loop", 4),
         );
-        let sides = vec![
-            PlotSide {
-                label: "stock".into(),
-                colour: 0,
-                runs: vec![&a],
-            },
-            PlotSide {
-                label: "tuned".into(),
-                colour: 1,
-                runs: vec![&b],
-            },
-        ];
+        let sides = two_sides(&a, &b);
         let svg = cache_hit("closed-loop", &sides).unwrap();
         let doc = roxmltree::Document::parse(&svg).unwrap();
         assert_eq!(lines_in(&doc, "#0072B2"), 2);
@@ -149,11 +138,7 @@ mod tests {
             s.primary.cache_hit_ratio = None;
             s.replica = None;
         }
-        let sides = vec![PlotSide {
-            label: "stock".into(),
-            colour: 0,
-            runs: vec![&a],
-        }];
+        let sides = vec![side("stock", 0, vec![&a])];
         let svg = cache_hit("open-loop", &sides).unwrap();
         let doc = roxmltree::Document::parse(&svg).unwrap();
         let text = svg_text(&doc);

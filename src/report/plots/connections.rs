@@ -215,7 +215,7 @@ fn draw_bands(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testdata::{conn, run, svg_elements, svg_text};
+    use super::super::testdata::{conn, run, side, svg_elements, svg_text};
     use super::*;
 
     #[test]
@@ -254,18 +254,7 @@ mod tests {
     #[test]
     fn a_panel_per_side_and_server() {
         let (a, b) = (run("stock", "open-loop", 4), run("tuned", "open-loop", 4));
-        let sides = vec![
-            PlotSide {
-                label: "stock".into(),
-                colour: 0,
-                runs: vec![&a],
-            },
-            PlotSide {
-                label: "tuned".into(),
-                colour: 1,
-                runs: vec![&b, &a],
-            },
-        ];
+        let sides = vec![side("stock", 0, vec![&a]), side("tuned", 1, vec![&b, &a])];
         let svg = connections("open-loop", &sides).unwrap();
         let doc = roxmltree::Document::parse(&svg).unwrap();
         let text = svg_text(&doc);
@@ -291,11 +280,7 @@ mod tests {
         for s in &mut a.server_samples {
             s.replica = None;
         }
-        let sides = vec![PlotSide {
-            label: "stock".into(),
-            colour: 0,
-            runs: vec![&a],
-        }];
+        let sides = vec![side("stock", 0, vec![&a])];
         let svg = connections("open-loop", &sides).unwrap();
         let doc = roxmltree::Document::parse(&svg).unwrap();
         assert!(!svg_text(&doc).contains("replica"));

@@ -133,7 +133,7 @@ pub fn replication_lag(mode: &str, sides: &[PlotSide]) -> Result<String, PlotErr
 
 #[cfg(test)]
 mod tests {
-    use super::super::testdata::{lines_in, run, svg_text};
+    use super::super::testdata::{lines_in, run, side, svg_text, two_sides};
     use super::*;
 
     #[test]
@@ -156,18 +156,7 @@ mod tests {
     #[test]
     fn both_panels_draw_each_run() {
         let (a, b) = (run("stock", "open-loop", 5), run("tuned", "open-loop", 5));
-        let sides = vec![
-            PlotSide {
-                label: "stock".into(),
-                colour: 0,
-                runs: vec![&a],
-            },
-            PlotSide {
-                label: "tuned".into(),
-                colour: 1,
-                runs: vec![&b],
-            },
-        ];
+        let sides = two_sides(&a, &b);
         let svg = replication_lag("open-loop", &sides).unwrap();
         let doc = roxmltree::Document::parse(&svg).unwrap();
         assert_eq!(lines_in(&doc, "#0072B2"), 2);
@@ -190,11 +179,7 @@ mod tests {
             s.replication.clear();
             s.replica = None;
         }
-        let sides = vec![PlotSide {
-            label: "stock".into(),
-            colour: 0,
-            runs: vec![&a],
-        }];
+        let sides = vec![side("stock", 0, vec![&a])];
         let svg = replication_lag("open-loop", &sides).unwrap();
         let doc = roxmltree::Document::parse(&svg).unwrap();
         assert!(svg_text(&doc).contains("no standby"));

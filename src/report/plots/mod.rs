@@ -122,24 +122,13 @@ fn file_safe(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::testdata::run;
+    use super::testdata::{run, two_sides};
     use super::*;
 
     #[test]
     fn every_family_makes_a_parseable_file_per_mode() {
         let (a, b) = (run("stock", "open-loop", 5), run("tuned", "open-loop", 5));
-        let sides = vec![
-            PlotSide {
-                label: "stock".into(),
-                colour: 0,
-                runs: vec![&a],
-            },
-            PlotSide {
-                label: "tuned".into(),
-                colour: 1,
-                runs: vec![&b],
-            },
-        ];
+        let sides = two_sides(&a, &b);
         let plots = mode_plots("open-loop", &sides).unwrap();
         assert_eq!(plots.len(), FAMILIES.len());
         for p in &plots {

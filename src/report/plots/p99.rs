@@ -183,7 +183,7 @@ fn mark_events(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testdata::{lines_in, run, svg_elements, svg_text};
+    use super::super::testdata::{lines_in, run, side, svg_elements, svg_text, two_sides};
     use super::*;
 
     #[test]
@@ -231,18 +231,7 @@ mod tests {
             .unwrap()
             .requested_delta = Some(2);
         let b = run("tuned", "open-loop", 8);
-        let sides = vec![
-            PlotSide {
-                label: "stock".into(),
-                colour: 0,
-                runs: vec![&a],
-            },
-            PlotSide {
-                label: "tuned".into(),
-                colour: 1,
-                runs: vec![&b],
-            },
-        ];
+        let sides = two_sides(&a, &b);
         let svg = p99("open-loop", &sides).unwrap();
         let doc = roxmltree::Document::parse(&svg).unwrap();
         assert_eq!(lines_in(&doc, "#0072B2"), 1);
@@ -278,11 +267,7 @@ mod tests {
         for r in &mut a.series {
             r.completed = 0;
         }
-        let sides = vec![PlotSide {
-            label: "stock".into(),
-            colour: 0,
-            runs: vec![&a],
-        }];
+        let sides = vec![side("stock", 0, vec![&a])];
         let svg = p99("open-loop", &sides).unwrap();
         let doc = roxmltree::Document::parse(&svg).unwrap();
         assert!(svg_text(&doc).contains("no operation finished"));

@@ -88,7 +88,7 @@ pub fn spectrum(mode: &str, sides: &[PlotSide]) -> Result<String, PlotError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testdata::{lines_in, run, svg_text};
+    use super::super::testdata::{lines_in, run, side, svg_text};
     use super::*;
 
     #[test]
@@ -109,18 +109,7 @@ mod tests {
         let a = run("stock", "open-loop", 3);
         let (b1, b2) = (run("tuned", "open-loop", 3), run("tuned", "open-loop", 3));
         assert_eq!(points(&a).len(), 9); // 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99
-        let sides = vec![
-            PlotSide {
-                label: "stock".into(),
-                colour: 0,
-                runs: vec![&a],
-            },
-            PlotSide {
-                label: "tuned".into(),
-                colour: 1,
-                runs: vec![&b1, &b2],
-            },
-        ];
+        let sides = vec![side("stock", 0, vec![&a]), side("tuned", 1, vec![&b1, &b2])];
         let svg = spectrum("open-loop", &sides).unwrap();
         let doc = roxmltree::Document::parse(&svg).unwrap();
         assert_eq!(lines_in(&doc, "#0072B2"), 1);
@@ -142,11 +131,7 @@ mod tests {
     fn an_empty_spectrum_says_so() {
         let mut a = run("stock", "open-loop", 3);
         a.summary.total.latency_us.intended.spectrum.clear();
-        let sides = vec![PlotSide {
-            label: "stock".into(),
-            colour: 0,
-            runs: vec![&a],
-        }];
+        let sides = vec![side("stock", 0, vec![&a])];
         let svg = spectrum("open-loop", &sides).unwrap();
         let doc = roxmltree::Document::parse(&svg).unwrap();
         assert!(svg_text(&doc).contains("no latency spectrum"));

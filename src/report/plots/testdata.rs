@@ -1,6 +1,7 @@
 //! Runs for the plot tests: a real recorded result (its metadata and
 //! summary) with series and samples made to order.
 
+use super::super::runs::PlotSide;
 use crate::bench::{
     Checkpoints, ConnectionCount, EventsTableActivity, ReplicaLag, RunResult, SecondRow,
     ServerSample, ServerStats,
@@ -95,4 +96,18 @@ pub fn lines_in(doc: &roxmltree::Document, colour: &str) -> usize {
         .iter()
         .filter(|n| n.attribute("stroke") == Some(colour))
         .count()
+}
+
+/// A side of the plot tests: its label, colour index and runs.
+pub fn side<'a>(label: &str, colour: usize, runs: Vec<&'a RunResult>) -> PlotSide<'a> {
+    PlotSide {
+        label: label.into(),
+        colour,
+        runs,
+    }
+}
+
+/// Two sides, `stock` (the baseline's colour) and `tuned`, one run each.
+pub fn two_sides<'a>(stock: &'a RunResult, tuned: &'a RunResult) -> Vec<PlotSide<'a>> {
+    vec![side("stock", 0, vec![stock]), side("tuned", 1, vec![tuned])]
 }

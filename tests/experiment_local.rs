@@ -336,3 +336,33 @@ fn a_failed_bring_up_leaves_nothing() {
     assert!(!out.exists(), "{all}");
     nothing_left(&c);
 }
+
+/// `--keep` leaves the pair up, streaming, with the last profile applied.
+#[test]
+fn keep_leaves_the_pair_up() {
+    let c = TestCluster::new("exp-keep");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("report");
+    let mut a = args(&out, "stock,eventstore");
+    for (flag, value) in [("--repeat", "1"), ("--duration", "3s"), ("--warmup", "1s")] {
+        let i = a.iter().position(|x| x == flag).unwrap();
+        a[i + 1] = value.into();
+    }
+    a.push("--keep".into());
+    let o = run(&c, &a);
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{all}");
+    assert!(all.contains("the pair stays up (--keep)"), "{all}");
+    assert_eq!(results(&out).len(), 4, "{all}");
+    let status: serde_json::Value =
+        serde_json::from_str(&c.ok(&["cluster", "status", "--format", "json"])).unwrap();
+    let states: Vec<&str> = status["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["running", "running"], "{status}");
+    // The last run was stock's (round 1: A-cap, B-cap, B-rate, A-rate).
+    assert_eq!(status["profile"], "stock", "{status}");
+}

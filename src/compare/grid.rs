@@ -92,32 +92,90 @@ pub fn grids(c: &Comparison) -> Vec<Grid> {
 }
 
 /// The verdicts in brief: per group, the figures of all operations
-/// together and of the servers, in one grid each.
+/// together and of the servers. Figures equal on every side (no errors
+/// anywhere, say) are named under the grid instead of filling it; with
+/// more than two sides each is set against the baseline in a grid of its
+/// own, so the table stays narrow enough for a terminal.
 pub fn summary_grids(c: &Comparison) -> Vec<Grid> {
-    c.groups
-        .iter()
-        .map(|g| {
-            let rows: Vec<_> = g
-                .tables
+    let mut out = Vec::new();
+    for g in &c.groups {
+        let (same, differ): (Vec<FigureRow>, Vec<FigureRow>) = brief_rows(g)
+            .into_iter()
+            .partition(|r| r.values.windows(2).all(|w| w[0].value == w[1].value));
+        let equal_line = (!same.is_empty()).then(|| {
+            let names: Vec<&str> = same.iter().map(|r| r.figure.as_str()).collect();
+            format!("equal on every side: {}", names.join(", "))
+        });
+        let pairs: Vec<usize> = if g.sides.len() > 2 {
+            (1..g.sides.len()).collect()
+        } else {
+            vec![]
+        };
+        let views: Vec<(ModeGroup, String)> = if pairs.is_empty() {
+            vec![(
+                g.clone(),
+                format!("{}: all operations and the servers", g.title),
+            )]
+        } else {
+            pairs
                 .iter()
-                .flat_map(|t| {
-                    let keep = move |r: &&FigureRow| match t.id {
-                        "operations" => r.subject == "all",
-                        "servers" => true,
-                        _ => false,
-                    };
-                    t.rows.iter().filter(keep)
+                .map(|&i| {
+                    let title =
+                        format!("{}: {} vs {}", g.title, g.sides[i].label, g.sides[0].label);
+                    (pick_sides(g, &[0, i]), title)
                 })
-                .cloned()
+                .collect()
+        };
+        for (view, title) in views {
+            let keep: Vec<&str> = view.sides.iter().map(|s| s.label.as_str()).collect();
+            let rows = differ
+                .iter()
+                .map(|r| FigureRow {
+                    values: r
+                        .values
+                        .iter()
+                        .filter(|v| keep.contains(&v.label.as_str()))
+                        .cloned()
+                        .collect(),
+                    ..r.clone()
+                })
                 .collect();
             let brief = FigureTable {
                 id: "servers",
-                title: format!("{}: all operations and the servers", g.title),
+                title,
                 rows,
             };
-            figure_grid(g, &brief)
+            let mut grid = figure_grid(&view, &brief);
+            grid.below.extend(equal_line.clone());
+            out.push(grid);
+        }
+    }
+    out
+}
+
+/// The rows of all operations together and of the servers.
+fn brief_rows(g: &ModeGroup) -> Vec<FigureRow> {
+    g.tables
+        .iter()
+        .flat_map(|t| {
+            let keep = move |r: &&FigureRow| match t.id {
+                "operations" => r.subject == "all",
+                "servers" => true,
+                _ => false,
+            };
+            t.rows.iter().filter(keep)
         })
+        .cloned()
         .collect()
+}
+
+/// The group with only the sides at these positions (the baseline first).
+fn pick_sides(g: &ModeGroup, at: &[usize]) -> ModeGroup {
+    ModeGroup {
+        sides: at.iter().filter_map(|&i| g.sides.get(i).cloned()).collect(),
+        tables: Vec::new(),
+        ..g.clone()
+    }
 }
 
 fn figure_grid(g: &ModeGroup, t: &FigureTable) -> Grid {

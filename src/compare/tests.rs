@@ -415,6 +415,62 @@ fn every_format_says_the_same_and_states_the_method() {
 }
 
 #[test]
+fn the_summary_leaves_out_equal_figures_and_pairs_many_sides() {
+    let runs = compare_set();
+    let c = compare(&runs, &opts()).unwrap();
+    let s = to_summary(&c);
+    // Two sides: one grid per mode, figures equal on both sides named
+    // under it instead of filling it (no errors in either fixture).
+    assert!(
+        s.contains("closed-loop capacity: all operations and the servers"),
+        "{s}"
+    );
+    assert!(
+        s.contains("open-loop at 50 ops/s: all operations and the servers"),
+        "{s}"
+    );
+    let equal = s
+        .lines()
+        .find(|l| l.starts_with("equal on every side: "))
+        .unwrap();
+    assert!(
+        equal.contains("errors") && equal.contains("conflicts"),
+        "{equal}"
+    );
+    assert!(!s.lines().any(|l| l.starts_with("│ errors ")), "{s}");
+    assert!(s.lines().any(|l| l.starts_with("│ capacity ")), "{s}");
+    // A third side: each side against the baseline in a grid of its own.
+    let mut three = runs.clone();
+    for r in &runs {
+        if r.result.metadata.label.as_deref() == Some("eventstore") {
+            let name = r
+                .file
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace("eventstore", "third");
+            three.push(variant(r, &name, "third", |x| {
+                x.summary.total.errors.total += 2
+            }));
+        }
+    }
+    let s = to_summary(&compare(&three, &opts()).unwrap());
+    for want in [
+        "closed-loop capacity: eventstore vs stock",
+        "closed-loop capacity: third vs stock",
+        "open-loop at 50 ops/s: third vs stock",
+    ] {
+        assert!(s.contains(want), "{want} missing:\n{s}");
+    }
+    // figure, stock, the side, Δ, noise ±, verdict: six columns each.
+    let headers: Vec<&str> = s.lines().filter(|l| l.starts_with("│ figure")).collect();
+    assert_eq!(headers.len(), 4, "{s}"); // two modes, two sides against the baseline
+    assert!(headers.iter().all(|l| l.matches('┆').count() == 5), "{s}");
+    // The third side has errors, so errors is no longer equal everywhere.
+    assert!(s.lines().any(|l| l.starts_with("│ errors ")), "{s}");
+}
+
+#[test]
 fn html_is_a_fragment_with_verdict_classes_and_escaped_text() {
     let mut runs = before_after();
     runs[1].result.metadata.label = Some("<b>tuned</b> & co".into());

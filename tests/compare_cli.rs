@@ -216,3 +216,22 @@ fn help_teaches_verdicts_thresholds_and_examples() {
         "{top}"
     );
 }
+
+#[test]
+fn brief_gives_the_verdicts_of_all_operations_and_the_servers() {
+    let brief = ok(&[&s(&fixtures("compare")), "--format", "brief"]);
+    for want in [
+        "closed-loop capacity: all operations and the servers",
+        "open-loop at 50 ops/s: all operations and the servers",
+        "equal on every side: ",
+        "Welch 95 % interval",
+        "settings differ between the sides",
+    ] {
+        assert!(brief.contains(want), "{want} missing from\n{brief}");
+    }
+    // Only the figures of all operations together: no per-kind rows, no
+    // settings table.
+    let full = ok(&[&s(&fixtures("compare"))]);
+    assert!(full.contains("LendBookCopyToReader") && !brief.contains("LendBookCopyToReader"));
+    assert!(brief.lines().count() * 3 < full.lines().count(), "{brief}");
+}

@@ -15,6 +15,9 @@ Examples:
   # Every result of an experiment's report folder; profile stock as baseline
   estune compare report/ --baseline stock
 
+  # The verdicts in brief, as estune experiment prints them
+  estune compare report/ --format brief
+
   # Markdown for a pull request, JSON for scripts
   estune compare report/ --format markdown -o compare.md
   estune compare report/ --format json
@@ -51,8 +54,13 @@ without --force).";
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum CompareFormat {
-    /// Tables for people
+    /// Tables for people: every operation kind, service time, the
+    /// servers, the settings that differ
     Table,
+    /// The verdicts in brief: all operations together and the servers,
+    /// figures equal on every side left out (what `estune experiment`
+    /// prints)
+    Brief,
     /// The same tables in GitHub-flavoured markdown
     Markdown,
     /// estune.compare/1 JSON with every run's figure
@@ -93,6 +101,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<ExitCode> {
     let c = compare::compare(&inputs.runs, &opts)?;
     let text = match a.format {
         CompareFormat::Table => compare::to_table(&c),
+        CompareFormat::Brief => compare::to_summary(&c),
         CompareFormat::Markdown => compare::to_markdown(&c),
         CompareFormat::Json => compare::to_json(&c),
     };

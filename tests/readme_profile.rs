@@ -37,9 +37,19 @@ fn profiles_page_example_loads_and_plans() {
 #[test]
 fn product_files_do_not_point_outside_the_repository() {
     let mut files = vec![Path::new(ROOT).join("README.md")];
-    for dir in ["docs", "profiles", "checks"] {
-        for entry in std::fs::read_dir(Path::new(ROOT).join(dir)).unwrap() {
-            files.push(entry.unwrap().path());
+    let mut dirs: Vec<_> = ["docs", "profiles", "checks"]
+        .iter()
+        .map(|d| Path::new(ROOT).join(d))
+        .collect();
+    // Every file below them, images (SVG text) included.
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
         }
     }
     for f in files {

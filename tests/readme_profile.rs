@@ -52,17 +52,19 @@ fn product_files_do_not_point_outside_the_repository() {
             }
         }
     }
+    // Built from parts, so this file does not name them itself.
+    let notes = "shared";
+    let outside = [
+        format!("/work/{notes}"),
+        format!("{notes}/reference/"),
+        format!("{notes}/DESIGN.md"),
+        format!("{notes}/STYLE.md"),
+    ];
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
         for (n, line) in text.lines().enumerate() {
-            const OUTSIDE: [&str; 4] = [
-                "/work/shared",
-                "shared/reference/",
-                "shared/DESIGN.md",
-                "shared/STYLE.md",
-            ];
             assert!(
-                !OUTSIDE.iter().any(|o| line.contains(o)),
+                !outside.iter().any(|o| line.contains(o.as_str())),
                 "{}:{}: points outside the repository: {line}",
                 f.display(),
                 n + 1

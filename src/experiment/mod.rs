@@ -176,8 +176,7 @@ pub fn check_out(out: &std::path::Path) -> Result<(), OutTaken> {
 fn prepare_out(out: &std::path::Path) -> anyhow::Result<bool> {
     check_out(out)?;
     let created = !out.exists();
-    std::fs::create_dir_all(out).map_err(|e| {
-        anyhow::anyhow!("cannot create the report folder {}: {e}", out.display())
-    })?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| anyhow::anyhow!("cannot create the report folder {}: {e}", out.display()))?;
     Ok(created)
 }

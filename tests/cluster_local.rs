@@ -231,3 +231,79 @@ fn existing_cluster_is_not_overwritten() {
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }
+
+/// A pair brought up with a profile holds the event store's tables with
+/// that profile's catalog tuning from the start: a store seeded before the
+/// first `apply` keeps fastupdate off on its GIN indexes, its statistics
+/// targets and its autovacuum storage parameters.
+#[tokio::test]
+async fn the_store_has_the_profiles_catalog_tuning_from_the_start() {
+    let c = TestCluster::new("store");
+    c.up(&[
+        "--profile",
+        "eventstore",
+        "--pg-version",
+        "15",
+        "--memory",
+        "4GiB",
+    ]);
+    let db = support::client(&c.eventstore_url("primary")).await;
+    let owner: String = db
+        .query_one(
+            "SELECT tableowner::text FROM pg_tables WHERE tablename = 'events'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(owner, "eventstore");
+    let before = catalog_tuning(&db).await;
+    assert!(
+        before
+            .iter()
+            .any(|l| l.starts_with("idx_events_payload_gin:") && l.contains("fastupdate=off")),
+        "{before:?}"
+    );
+    assert!(
+        before.contains(&"payload statistics:200".to_string()),
+        "{before:?}"
+    );
+    assert!(
+        before
+            .iter()
+            .any(|l| l.starts_with("events:") && l.contains("autovacuum_vacuum_insert_threshold")),
+        "{before:?}"
+    );
+    c.ok(&[
+        "seed",
+        "--events",
+        "2000",
+        "--books",
+        "100",
+        "--readers",
+        "20",
+    ]);
+    assert_eq!(
+        catalog_tuning(&db).await,
+        before,
+        "seeding keeps the tuning"
+    );
+}
+
+/// The storage parameters of `events` and its payload GIN index, and the
+/// payload's statistics target, one line each.
+async fn catalog_tuning(db: &tokio_postgres::Client) -> Vec<String> {
+    let rows = db
+        .query(
+            "SELECT c.relname::text || ':' || coalesce(array_to_string(c.reloptions, ','), '')
+               FROM pg_class c WHERE c.relname IN ('events', 'idx_events_payload_gin')
+              UNION ALL
+             SELECT 'payload statistics:' || a.attstattarget FROM pg_attribute a
+              WHERE a.attrelid = 'events'::regclass AND a.attname = 'payload'
+              ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    rows.iter().map(|r| r.get::<_, String>(0)).collect()
+}

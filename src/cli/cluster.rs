@@ -76,7 +76,8 @@ pub enum ClusterCommand {
     #[command(
         after_help = "The pair gets: initdb with scram-sha-256 and data checksums, the rendered
 postgresql.conf and pg_hba.conf, an application role and database, a
-replication role and physical slot, a replica cloned with pg_basebackup -R,
+replication role and physical slot, the event store's tables with the
+profile's catalog tuning (catalog.sql), a replica cloned with pg_basebackup -R,
 and a wait until pg_stat_replication shows it streaming. Generated passwords
 are kept in the state directory with mode 0600. If any step fails,
 everything created so far is removed.

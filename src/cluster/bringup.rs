@@ -219,6 +219,44 @@ async fn create_objects(
     Ok(())
 }
 
+/// The event store's tables and indexes (owned by the application role),
+/// then catalog.sql in one transaction, so the profile's storage
+/// parameters and statistics targets hold from the first event on: a
+/// store seeded before its first `apply` would otherwise run without them
+/// (GIN pending lists growing under `fastupdate`, default statistics).
+async fn create_store(
+    primary: &NodeSpec,
+    plan: &Plan,
+    renderer: &Renderer,
+    secrets: &Secrets,
+    label: &str,
+) -> Result<(), ClusterError> {
+    let a = &plan.access;
+    let connect = |user: &str, password: &str| {
+        let dsn = conninfo(primary.host_port, user, password, &a.database);
+        async move { crate::db::connect(&dsn, Duration::from_secs(5)).await }
+    };
+    let app = connect(&a.app_user, &secrets.app).await?;
+    crate::workload::install_schema(&app)
+        .await
+        .map_err(|e| ClusterError::Io {
+            what: format!("{label}: creating the event store's tables: {e}"),
+            source: std::io::Error::other("schema"),
+        })?;
+    let sql = renderer.catalog_sql(plan).map_err(|e| ClusterError::Io {
+        what: e.to_string(),
+        source: std::io::Error::other("rendering failed"),
+    })?;
+    let mut admin = connect("postgres", &secrets.superuser).await?;
+    let err = |source| ClusterError::Sql {
+        server: format!("{label} (catalog.sql)"),
+        source,
+    };
+    let tx = admin.transaction().await.map_err(err)?;
+    tx.batch_execute(&sql).await.map_err(err)?;
+    tx.commit().await.map_err(err)
+}
+
 pub async fn up(req: UpRequest<'_>) -> Result<ClusterState, ClusterError> {
     let UpRequest {
         name,
@@ -345,6 +383,8 @@ async fn bring_up(
     let mut client = wait_ready(backend, primary, secrets).await?;
     step("creating roles, database and replication slot");
     create_objects(&mut client, plan, secrets, &label).await?;
+    step("creating the event store's tables with the profile's catalog tuning");
+    create_store(primary, plan, renderer, secrets, &label).await?;
     step("cloning the replica (pg_basebackup)");
     let auth = ReplicationAuth {
         user: plan.access.replication_user.clone(),

@@ -20,18 +20,29 @@ pub fn duration(s: &str) -> Result<Duration, String> {
 pub enum ModeArg {
     /// The original's autocommit check-then-insert (races are possible)
     AsOriginal,
+    /// as-original with a cheaper guard: NOT EXISTS (… AND sequence_number >
+    /// the max read) instead of MAX(sequence_number) = the max read; the
+    /// same race
+    NewerThanRead,
     /// One SERIALIZABLE transaction per command, retried on 40001
     Serializable,
+    /// serializable with the newer-than-read guard
+    SerializableNewerThanRead,
     /// Transaction-level advisory locks on the boundary's values
     AdvisoryLock,
+    /// advisory-lock with the newer-than-read guard
+    AdvisoryLockNewerThanRead,
 }
 
 impl From<ModeArg> for AppendMode {
     fn from(m: ModeArg) -> AppendMode {
         match m {
             ModeArg::AsOriginal => AppendMode::AsOriginal,
+            ModeArg::NewerThanRead => AppendMode::NewerThanRead,
             ModeArg::Serializable => AppendMode::Serializable,
+            ModeArg::SerializableNewerThanRead => AppendMode::SerializableNewerThanRead,
             ModeArg::AdvisoryLock => AppendMode::AdvisoryLock,
+            ModeArg::AdvisoryLockNewerThanRead => AppendMode::AdvisoryLockNewerThanRead,
         }
     }
 }
@@ -360,6 +371,16 @@ pub fn sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_append_mode_has_its_own_name_on_the_command_line() {
+        let args = ModeArg::value_variants();
+        assert_eq!(args.len(), AppendMode::ALL.len());
+        for arg in args {
+            let name = arg.to_possible_value().map(|v| v.get_name().to_string());
+            assert_eq!(name.as_deref(), Some(AppendMode::from(*arg).name()));
+        }
+    }
 
     #[test]
     fn routes() {

@@ -155,11 +155,7 @@ fn route_name(r: workload::Route) -> &'static str {
 }
 
 fn append_mode_name(m: AppendMode) -> &'static str {
-    match m {
-        AppendMode::AsOriginal => "as-original",
-        AppendMode::Serializable => "serializable",
-        AppendMode::AdvisoryLock => "advisory-lock",
-    }
+    m.name()
 }
 
 /// Runs the workload once and returns the result with its verification

@@ -79,7 +79,9 @@ impl Filter {
     }
 
     /// The WHERE condition (without the keyword), numbering parameters from
-    /// `$first`; the parameters in the order of their numbers.
+    /// `$first`; the parameters in the order of their numbers. Every OR is
+    /// inside parentheses, so a caller can AND a condition to the text
+    /// (the append guard adds its `sequence_number >` bound that way).
     pub fn to_sql(&self, first: usize) -> (String, Vec<Param>) {
         let mut b = Builder {
             next: first,
@@ -277,6 +279,46 @@ mod tests {
             assert_eq!(got_sql, sql, "{name}");
             assert_eq!(got_params, params, "{name}");
         }
+    }
+
+    /// True when `sql` has an OR outside every parenthesis.
+    fn bare_or(sql: &str) -> bool {
+        let mut depth = 0i32;
+        let b = sql.as_bytes();
+        for (i, c) in b.iter().enumerate() {
+            match c {
+                b'(' => depth += 1,
+                b')' => depth -= 1,
+                b' ' if depth == 0 && b[i..].starts_with(b" OR ") => return true,
+                _ => {}
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn no_or_is_left_bare() {
+        let any = |t: &[&str], p: &[(&str, &str)], m| FilterItem::new(t, p, m);
+        let two = [("BookID", "b"), ("ReaderID", "r")];
+        let shapes = [
+            Filter::of(vec![any(&[], &two, Match::AnyOf)]),
+            Filter::of(vec![any(&["A"], &two, Match::AnyOf)]),
+            Filter::of(vec![any(&["A"], &two, Match::AllOf)]),
+            Filter::of(vec![
+                any(&["A"], &[], Match::AnyOf),
+                any(&[], &two, Match::AnyOf),
+            ]),
+            Filter::of(vec![
+                any(&["A"], &two, Match::AnyOf),
+                any(&["B"], &[], Match::AnyOf),
+            ])
+            .after(Some(3)),
+        ];
+        for f in shapes {
+            let (sql, _) = f.to_sql(1);
+            assert!(!bare_or(&sql), "{sql}");
+        }
+        assert!(bare_or("a OR (b)"), "the check itself sees a bare OR");
     }
 
     #[test]

@@ -2,14 +2,15 @@
 //! replica connection. A command reads its boundary, decides with the pure
 //! rules, and appends guarded by the max sequence number it read; a
 //! conflict re-reads and re-decides after a jittered, doubling backoff.
-//! How the read+append pair is protected is the append mode, so a run can
-//! show what each protection costs and what it buys.
+//! How the read+append pair is protected, and which guard the append
+//! carries, is the append mode, so a run can show what each costs and what
+//! it buys.
 
 use super::events::{self, fnv1a, LibraryEvent, NewEvent};
 use super::events::{ADDED, CANCELED, LENT, REGISTERED, REMOVED, RETURNED};
 use super::filter::{Filter, FilterItem, Match};
 use super::rules::{self, Rejection, Verdict};
-use super::store::EventStore;
+use super::store::{EventStore, Guard};
 use super::WorkloadError;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -18,32 +19,107 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::time::Duration;
 
-/// How a command's read and append are kept together.
+/// How a command's read and append are kept together, and which guard the
+/// append carries (`Guard`): the original's `MAX(sequence_number)` check or
+/// the cheaper "none newer than read" check that means the same on an
+/// append-only store. The guard changes what an append costs, never which
+/// races a mode lets through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AppendMode {
     /// The original: autocommit statements under READ COMMITTED. Two
     /// overlapping commands can both pass the guard (the race to measure).
     #[default]
     AsOriginal,
+    /// The original's autocommit READ COMMITTED statements with the cheaper
+    /// guard: the same race as `AsOriginal`, a cheaper append.
+    NewerThanRead,
     /// Read, decide and append in one SERIALIZABLE transaction; SQLSTATE
     /// 40001 counts as a conflict and is retried.
     Serializable,
+    /// `Serializable` with the cheaper guard, which also reads (and
+    /// predicate-locks) fewer rows.
+    SerializableNewerThanRead,
     /// Transaction-level advisory locks on the boundary's predicate values
     /// (sorted, so commands cannot deadlock), then read and append.
     AdvisoryLock,
+    /// `AdvisoryLock` with the cheaper guard.
+    AdvisoryLockNewerThanRead,
+}
+
+/// What keeps a command's read and append together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protection {
+    Autocommit,
+    Serializable,
+    AdvisoryLock,
+}
+
+impl AppendMode {
+    pub const ALL: [AppendMode; 6] = [
+        AppendMode::AsOriginal,
+        AppendMode::NewerThanRead,
+        AppendMode::Serializable,
+        AppendMode::SerializableNewerThanRead,
+        AppendMode::AdvisoryLock,
+        AppendMode::AdvisoryLockNewerThanRead,
+    ];
+
+    /// The name `--append-mode` takes and run results record.
+    pub fn name(self) -> &'static str {
+        match self {
+            AppendMode::AsOriginal => "as-original",
+            AppendMode::NewerThanRead => "newer-than-read",
+            AppendMode::Serializable => "serializable",
+            AppendMode::SerializableNewerThanRead => "serializable-newer-than-read",
+            AppendMode::AdvisoryLock => "advisory-lock",
+            AppendMode::AdvisoryLockNewerThanRead => "advisory-lock-newer-than-read",
+        }
+    }
+
+    /// The check the conditional append carries.
+    pub fn guard(self) -> Guard {
+        match self {
+            AppendMode::AsOriginal | AppendMode::Serializable | AppendMode::AdvisoryLock => {
+                Guard::MaxEquals
+            }
+            AppendMode::NewerThanRead
+            | AppendMode::SerializableNewerThanRead
+            | AppendMode::AdvisoryLockNewerThanRead => Guard::NoneNewerThan,
+        }
+    }
+
+    fn protection(self) -> Protection {
+        match self {
+            AppendMode::AsOriginal | AppendMode::NewerThanRead => Protection::Autocommit,
+            AppendMode::Serializable | AppendMode::SerializableNewerThanRead => {
+                Protection::Serializable
+            }
+            AppendMode::AdvisoryLock | AppendMode::AdvisoryLockNewerThanRead => {
+                Protection::AdvisoryLock
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for AppendMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl FromStr for AppendMode {
     type Err = WorkloadError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "as-original" => Ok(AppendMode::AsOriginal),
-            "serializable" => Ok(AppendMode::Serializable),
-            "advisory-lock" => Ok(AppendMode::AdvisoryLock),
-            _ => Err(WorkloadError::Invalid(format!(
-                "append mode `{s}`: expected as-original, serializable or advisory-lock"
-            ))),
-        }
+        AppendMode::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = AppendMode::ALL.iter().map(|m| m.name()).collect();
+                WorkloadError::Invalid(format!(
+                    "append mode `{s}`: expected one of {}",
+                    names.join(", ")
+                ))
+            })
     }
 }
 
@@ -299,19 +375,20 @@ impl Library {
         if abandoned {
             store.control("ROLLBACK").await?;
         }
-        let begin = match mode {
-            AppendMode::AsOriginal => return read_decide_append(store, cmd).await,
-            AppendMode::Serializable => "BEGIN ISOLATION LEVEL SERIALIZABLE",
-            AppendMode::AdvisoryLock => "BEGIN",
+        let guard = mode.guard();
+        let begin = match mode.protection() {
+            Protection::Autocommit => return read_decide_append(store, cmd, guard).await,
+            Protection::Serializable => "BEGIN ISOLATION LEVEL SERIALIZABLE",
+            Protection::AdvisoryLock => "BEGIN",
         };
         self.open_transaction = true;
         let store = self.store(self.routing.commands);
         store.control(begin).await?;
         let result: Result<Attempt, WorkloadError> = async {
-            if mode == AppendMode::AdvisoryLock {
+            if mode.protection() == Protection::AdvisoryLock {
                 store.lock(&lock_keys(&cmd.filter)).await?;
             }
-            let attempt = read_decide_append(store, cmd).await?;
+            let attempt = read_decide_append(store, cmd, guard).await?;
             store.control("COMMIT").await?;
             Ok(attempt)
         }
@@ -447,6 +524,7 @@ pub(crate) fn lock_keys(filter: &Filter) -> Vec<i64> {
 async fn read_decide_append(
     store: &mut EventStore,
     cmd: &Command,
+    guard: Guard,
 ) -> Result<Attempt, WorkloadError> {
     let (domain, max) = store.query_domain(&cmd.filter).await?;
     let (event, outcome) = match (cmd.decide)(&domain) {
@@ -464,7 +542,7 @@ async fn read_decide_append(
     // The failure is recorded under the same guard: a decision taken on a
     // stale boundary is re-taken, whichever way it went.
     let n = store
-        .append(&cmd.filter, max, std::slice::from_ref(&event))
+        .append_with(guard, &cmd.filter, max, std::slice::from_ref(&event))
         .await?;
     Ok(if n == 1 {
         Attempt::Done(outcome)
@@ -496,14 +574,53 @@ mod tests {
 
     #[test]
     fn append_modes_parse() {
-        for (s, m) in [
-            ("as-original", AppendMode::AsOriginal),
-            ("serializable", AppendMode::Serializable),
-            ("advisory-lock", AppendMode::AdvisoryLock),
-        ] {
+        use Guard::*;
+        use Protection::*;
+        let cases = [
+            ("as-original", AppendMode::AsOriginal, Autocommit, MaxEquals),
+            (
+                "newer-than-read",
+                AppendMode::NewerThanRead,
+                Autocommit,
+                NoneNewerThan,
+            ),
+            (
+                "serializable",
+                AppendMode::Serializable,
+                Serializable,
+                MaxEquals,
+            ),
+            (
+                "serializable-newer-than-read",
+                AppendMode::SerializableNewerThanRead,
+                Serializable,
+                NoneNewerThan,
+            ),
+            (
+                "advisory-lock",
+                AppendMode::AdvisoryLock,
+                AdvisoryLock,
+                MaxEquals,
+            ),
+            (
+                "advisory-lock-newer-than-read",
+                AppendMode::AdvisoryLockNewerThanRead,
+                AdvisoryLock,
+                NoneNewerThan,
+            ),
+        ];
+        assert_eq!(cases.len(), AppendMode::ALL.len());
+        for (s, m, protection, guard) in cases {
             assert_eq!(s.parse::<AppendMode>().unwrap(), m);
+            assert_eq!(m.to_string(), s);
+            assert_eq!((m.protection(), m.guard()), (protection, guard), "{s}");
         }
-        assert!("locked".parse::<AppendMode>().is_err());
+        let err = "locked".parse::<AppendMode>().unwrap_err().to_string();
+        assert!(
+            err.contains("`locked`") && err.contains("newer-than-read"),
+            "{err}"
+        );
+        assert_eq!(AppendMode::default(), AppendMode::AsOriginal);
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub use library::{
 pub use rules::{Rejection, Verdict};
 pub use schema::{install_schema, EVENT_INDEXES};
 pub use seed::{seed, seed_with, seed_with_progress, SeedOptions, SeedReport};
-pub use store::{append_one_sql, query_sql, EventStore, Snapshot};
+pub use store::{append_one_sql, append_sql, query_sql, EventStore, Guard, Snapshot};
 pub use verify::{verify_streams, Streams, ViolationKind, Violations};
 
 use thiserror::Error;

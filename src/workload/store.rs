@@ -1,8 +1,9 @@
-//! The event store on one connection: query a boundary, append under the
-//! `MAX(sequence_number)` guard, snapshots. Statements are prepared once per
-//! connection and cached by SQL text — the text depends only on a filter's
-//! shape, so a workload of a handful of shapes prepares a handful of
-//! statements however many IDs it touches.
+//! The event store on one connection: query a boundary, append under a
+//! guard (the original's `MAX(sequence_number)` or the cheaper "none newer
+//! than read"), snapshots. Statements are prepared once per connection and
+//! cached by SQL text — the text depends only on a filter's shape, so a
+//! workload of a handful of shapes prepares a handful of statements however
+//! many IDs it touches.
 
 use super::events::{LibraryEvent, NewEvent, StoredEvent};
 use super::filter::{Filter, Param};
@@ -142,24 +143,73 @@ pub fn query_sql(filter: &Filter) -> (String, Vec<Param>) {
     (format!("{SELECT}{cond} ORDER BY sequence_number"), params)
 }
 
+/// What a conditional append checks before it inserts. On an append-only
+/// store both pass exactly when no event of the boundary was appended after
+/// the command read it: events never disappear, so the boundary's max can
+/// only be the max read or higher. Neither makes two overlapping appends
+/// exclusive under READ COMMITTED (docs/workload.md, "The race").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Guard {
+    /// The original's: the boundary's `MAX(sequence_number)` equals the max
+    /// read. The MAX must find the boundary's latest event however old it
+    /// is, and the planner cannot know where that is.
+    #[default]
+    MaxEquals,
+    /// No event of the boundary is newer than the max read:
+    /// `NOT EXISTS (… AND sequence_number > $read_max)`. The planner sees
+    /// the bound, so it can answer from the rows appended since the read
+    /// (a range of `events_pkey`) when they are few, or from the boundary's
+    /// index entries when they are not.
+    NoneNewerThan,
+}
+
 fn context_cte(cond: &str) -> String {
     format!("WITH context AS (SELECT MAX(sequence_number) AS max_seq FROM events WHERE {cond})")
 }
 
-/// The conditional append of one event under `filter`'s boundary: the
-/// filter's parameters, then type, time, payload, metadata and the
-/// expected max sequence number.
-pub fn append_one_sql(filter: &Filter) -> (String, Vec<Param>) {
+const INSERT: &str = "INSERT INTO events (event_type, occurred_at, payload, metadata)";
+
+/// The conditional append of `count` events under `filter`'s boundary, and
+/// the filter's parameters. The statement's own parameters follow the
+/// filter's, in this order: type, time, payload, metadata (arrays when
+/// `count` is not 1, so the text does not change with the count), then the
+/// max sequence number the command read (0 when it read no event).
+pub fn append_sql(guard: Guard, filter: &Filter, count: usize) -> (String, Vec<Param>) {
     let (cond, params) = filter.to_sql(1);
     let n = params.len();
     let (t, o, p, m, x) = (n + 1, n + 2, n + 3, n + 4, n + 5);
-    let sql = format!(
-        "{} INSERT INTO events (event_type, occurred_at, payload, metadata) \
-         SELECT ${t}::text, ${o}::timestamptz, ${p}::jsonb, ${m}::jsonb FROM context \
-         WHERE COALESCE(max_seq, 0) = ${x}::bigint",
-        context_cte(&cond)
+    let one = format!("${t}::text, ${o}::timestamptz, ${p}::jsonb, ${m}::jsonb");
+    let vals = format!(
+        "vals AS (SELECT * FROM unnest(${t}::text[], ${o}::timestamptz[], ${p}::jsonb[], ${m}::jsonb[]) \
+         WITH ORDINALITY AS v(event_type, occurred_at, payload, metadata, ord))"
     );
+    let v = "v.event_type, v.occurred_at, v.payload, v.metadata";
+    // `cond` never has a bare OR at its top (Filter::to_sql), so ANDing the
+    // bound to it keeps the filter's meaning.
+    let none_newer = format!(
+        "NOT EXISTS (SELECT 1 FROM events WHERE {cond} AND sequence_number > ${x}::bigint)"
+    );
+    let sql = match (guard, count) {
+        (Guard::MaxEquals, 1) => format!(
+            "{} {INSERT} SELECT {one} FROM context WHERE COALESCE(max_seq, 0) = ${x}::bigint",
+            context_cte(&cond)
+        ),
+        (Guard::MaxEquals, _) => format!(
+            "{}, {vals} {INSERT} SELECT {v} FROM context, vals v \
+             WHERE COALESCE(max_seq, 0) = ${x}::bigint ORDER BY v.ord",
+            context_cte(&cond)
+        ),
+        (Guard::NoneNewerThan, 1) => format!("{INSERT} SELECT {one} WHERE {none_newer}"),
+        (Guard::NoneNewerThan, _) => {
+            format!("WITH {vals} {INSERT} SELECT {v} FROM vals v WHERE {none_newer} ORDER BY v.ord")
+        }
+    };
     (sql, params)
+}
+
+/// The original's conditional append of one event (`Guard::MaxEquals`).
+pub fn append_one_sql(filter: &Filter) -> (String, Vec<Param>) {
+    append_sql(Guard::MaxEquals, filter, 1)
 }
 
 pub(crate) fn db(
@@ -274,44 +324,45 @@ impl EventStore {
     }
 
     /// Appends `events` only if the boundary's max sequence number is still
-    /// `expected`; returns how many rows went in. Fewer than given means a
-    /// concurrent append changed the boundary: a conflict, not an error.
+    /// `expected` (the original's guard); returns how many rows went in.
+    /// Fewer than given means a concurrent append changed the boundary: a
+    /// conflict, not an error.
     pub async fn append(
         &mut self,
         filter: &Filter,
         expected: i64,
         events: &[NewEvent],
     ) -> Result<u64, WorkloadError> {
+        self.append_with(Guard::MaxEquals, filter, expected, events)
+            .await
+    }
+
+    /// Appends `events` under `guard`, given the max sequence number the
+    /// command read of the boundary; all or nothing, in order. Returns how
+    /// many rows went in: fewer than given is a conflict, not an error.
+    pub async fn append_with(
+        &mut self,
+        guard: Guard,
+        filter: &Filter,
+        read_max: i64,
+        events: &[NewEvent],
+    ) -> Result<u64, WorkloadError> {
         if events.is_empty() {
             return Ok(0);
         }
-        let (cond, params) = filter.to_sql(1);
-        let n = params.len();
-        let (t, o, p, m, x) = (n + 1, n + 2, n + 3, n + 4, n + 5);
-        let context = context_cte(&cond);
+        let (sql, params) = append_sql(guard, filter, events.len());
         let mut refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
-        let expected_ref: &(dyn ToSql + Sync) = &expected;
+        let read_max_ref: &(dyn ToSql + Sync) = &read_max;
         if let [e] = events {
-            // One event: the original's statement.
-            let sql = append_one_sql(filter).0;
             refs.extend([
                 &e.event_type as &(dyn ToSql + Sync),
                 &e.occurred_at,
                 &e.payload,
                 &e.metadata,
-                expected_ref,
+                read_max_ref,
             ]);
             return self.execute(&sql, &refs, "appending an event").await;
         }
-        // Several: the values as a second CTE of arrays, so the text (and
-        // the prepared statement) does not change with the count.
-        let sql = format!(
-            "{context}, vals AS (SELECT * FROM unnest(${t}::text[], ${o}::timestamptz[], ${p}::jsonb[], ${m}::jsonb[]) \
-             WITH ORDINALITY AS v(event_type, occurred_at, payload, metadata, ord)) \
-             INSERT INTO events (event_type, occurred_at, payload, metadata) \
-             SELECT v.event_type, v.occurred_at, v.payload, v.metadata FROM context, vals v \
-             WHERE COALESCE(max_seq, 0) = ${x}::bigint ORDER BY v.ord"
-        );
         let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
         let times: Vec<DateTime<Utc>> = events.iter().map(|e| e.occurred_at).collect();
         let payloads: Vec<&Value> = events.iter().map(|e| &e.payload).collect();
@@ -321,7 +372,7 @@ impl EventStore {
             &times,
             &payloads,
             &metas,
-            expected_ref,
+            read_max_ref,
         ]);
         self.execute(&sql, &refs, "appending events").await
     }
@@ -401,6 +452,121 @@ impl EventStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::filter::{FilterItem, Match};
+
+    fn lend() -> Filter {
+        Filter::of(vec![FilterItem::new(
+            &["Lent", "Returned"],
+            &[("BookID", "b"), ("ReaderID", "r")],
+            Match::AnyOf,
+        )])
+    }
+
+    const LEND: &str = "(event_type = ANY($1) AND (payload @> $2::jsonb OR payload @> $3::jsonb))";
+
+    #[test]
+    fn append_statements_number_their_parameters_after_the_filters() {
+        let unnest = "unnest($4::text[], $5::timestamptz[], $6::jsonb[], $7::jsonb[]) \
+                      WITH ORDINALITY AS v(event_type, occurred_at, payload, metadata, ord)";
+        let cases = [
+            (
+                Guard::MaxEquals,
+                1,
+                format!(
+                    "WITH context AS (SELECT MAX(sequence_number) AS max_seq FROM events WHERE {LEND}) \
+                     INSERT INTO events (event_type, occurred_at, payload, metadata) \
+                     SELECT $4::text, $5::timestamptz, $6::jsonb, $7::jsonb FROM context \
+                     WHERE COALESCE(max_seq, 0) = $8::bigint"
+                ),
+            ),
+            (
+                Guard::MaxEquals,
+                3,
+                format!(
+                    "WITH context AS (SELECT MAX(sequence_number) AS max_seq FROM events WHERE {LEND}), \
+                     vals AS (SELECT * FROM {unnest}) \
+                     INSERT INTO events (event_type, occurred_at, payload, metadata) \
+                     SELECT v.event_type, v.occurred_at, v.payload, v.metadata FROM context, vals v \
+                     WHERE COALESCE(max_seq, 0) = $8::bigint ORDER BY v.ord"
+                ),
+            ),
+            (
+                Guard::NoneNewerThan,
+                1,
+                format!(
+                    "INSERT INTO events (event_type, occurred_at, payload, metadata) \
+                     SELECT $4::text, $5::timestamptz, $6::jsonb, $7::jsonb \
+                     WHERE NOT EXISTS (SELECT 1 FROM events WHERE {LEND} AND sequence_number > $8::bigint)"
+                ),
+            ),
+            (
+                Guard::NoneNewerThan,
+                2,
+                format!(
+                    "WITH vals AS (SELECT * FROM {unnest}) \
+                     INSERT INTO events (event_type, occurred_at, payload, metadata) \
+                     SELECT v.event_type, v.occurred_at, v.payload, v.metadata FROM vals v \
+                     WHERE NOT EXISTS (SELECT 1 FROM events WHERE {LEND} AND sequence_number > $8::bigint) \
+                     ORDER BY v.ord"
+                ),
+            ),
+        ];
+        for (guard, count, want) in cases {
+            let (sql, params) = append_sql(guard, &lend(), count);
+            assert_eq!(sql, want, "{guard:?} × {count}");
+            assert_eq!(params, lend().to_sql(1).1, "{guard:?} × {count}");
+        }
+        assert_eq!(
+            append_one_sql(&lend()),
+            append_sql(Guard::MaxEquals, &lend(), 1)
+        );
+    }
+
+    #[test]
+    fn the_read_max_follows_every_filter_parameter() {
+        // A filter with bounds of its own: its sequence bound is $4, the
+        // read max comes after the four values, at $9.
+        let f = Filter::of(vec![FilterItem::new(&["A"], &[("K", "v")], Match::AnyOf)]);
+        let f = Filter {
+            occurred_from: Some(Utc::now()),
+            ..f.after(Some(5))
+        };
+        let (sql, params) = append_sql(Guard::NoneNewerThan, &f, 1);
+        assert_eq!(params.len(), 4);
+        assert!(
+            sql.ends_with(
+                "WHERE NOT EXISTS (SELECT 1 FROM events WHERE (event_type = ANY($1) AND payload @> $2::jsonb) \
+                 AND occurred_at >= $3 AND sequence_number > $4 AND sequence_number > $9::bigint)"
+            ),
+            "{sql}"
+        );
+        assert!(sql.contains("SELECT $5::text, $6::timestamptz, $7::jsonb, $8::jsonb WHERE"));
+        // An empty filter: every event is in the boundary.
+        let (sql, params) = append_sql(Guard::NoneNewerThan, &Filter::default(), 1);
+        assert!(params.is_empty());
+        assert!(
+            sql.ends_with("WHERE NOT EXISTS (SELECT 1 FROM events WHERE TRUE AND sequence_number > $5::bigint)"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn no_value_reaches_an_append_statement() {
+        let f = Filter::of(vec![FilterItem::new(
+            &["Lent"],
+            &[("BookID", "book-uuid-7")],
+            Match::AnyOf,
+        )])
+        .after(Some(123_456));
+        for guard in [Guard::MaxEquals, Guard::NoneNewerThan] {
+            for count in [1, 2] {
+                let (sql, _) = append_sql(guard, &f, count);
+                for value in ["Lent", "book-uuid-7", "123456", "BookID"] {
+                    assert!(!sql.contains(value), "{value} leaked into {sql}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn ids_read_in_place_as_the_tree_reads_them() {

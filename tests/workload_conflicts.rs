@@ -1,13 +1,16 @@
 //! Boundary integrity under concurrency, on a real primary + replica. The
 //! original's append (READ COMMITTED) lets two overlapping commands through
 //! — forced here, and caught by the replay — while `serializable` and
-//! `advisory-lock` keep concurrent lends of one copy valid.
+//! `advisory-lock` keep concurrent lends of one copy valid. Each holds with
+//! either guard: the newer-than-read guard refuses what the original's
+//! refuses and lets the same race through.
 
 mod support;
 
 use estune::workload::{
-    book_id, install_schema, reader_id, verify_streams, AppendMode, CommandOutcome, EventStore,
-    Filter, FilterItem, Library, Match, NewEvent, Streams, ViolationKind,
+    book_id, install_schema, reader_id, verify_streams, AppendMode, CommandOutcome, CommandResult,
+    EventStore, Filter, FilterItem, Guard, Library, Match, NewEvent, Rejection, RetryPolicy,
+    Streams, ViolationKind,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -54,7 +57,22 @@ async fn prepare(url: &str, readers: u64) {
 
 #[tokio::test]
 async fn as_original_lets_a_forced_race_through_and_the_replay_catches_it() {
-    let c = TestCluster::stock("wl-race");
+    forced_race(Guard::MaxEquals, "wl-race").await;
+}
+
+#[tokio::test]
+async fn newer_than_read_lets_the_same_forced_race_through() {
+    // A cheaper guard, the same isolation: under READ COMMITTED the second
+    // insert does not see the first's uncommitted row, whichever question
+    // its guard asks.
+    forced_race(Guard::NoneNewerThan, "wl-race-ntr").await;
+}
+
+/// Two lends of one copy to two readers, with `guard`: both read, then the
+/// first inserts and holds its transaction open across the second's insert.
+/// Both guards pass and the replay finds the copy lent twice.
+async fn forced_race(guard: Guard, tag: &str) {
+    let c = TestCluster::stock(tag);
     let url = c.eventstore_url("primary");
     prepare(&url, 2).await;
     let (book, r1, r2) = (book_id(1), reader_id(1), reader_id(2));
@@ -78,14 +96,14 @@ async fn as_original_lets_a_forced_race_through_and_the_replay_catches_it() {
             // see the first's uncommitted row, so both guards pass.
             let n = if i == 0 {
                 s.control("BEGIN").await.unwrap();
-                let n = s.append(&f, max, &[lent]).await.unwrap();
+                let n = s.append_with(guard, &f, max, &[lent]).await.unwrap();
                 barrier.wait().await; // first appended, uncommitted
                 barrier.wait().await; // second appended
                 s.control("COMMIT").await.unwrap();
                 n
             } else {
                 barrier.wait().await;
-                let n = s.append(&f, max, &[lent]).await.unwrap();
+                let n = s.append_with(guard, &f, max, &[lent]).await.unwrap();
                 barrier.wait().await;
                 n
             };
@@ -172,24 +190,52 @@ async fn as_original_under_contention_retries_or_lets_the_race_through() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn newer_than_read_under_contention_retries_or_lets_the_race_through() {
+    let (retries, violations) = hammer(AppendMode::NewerThanRead, "wl-ntr").await;
+    assert!(
+        retries + violations as u32 > 0,
+        "{retries} retries, {violations} violations"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn serializable_keeps_concurrent_lends_valid() {
-    let (retries, violations) = hammer(AppendMode::Serializable, "wl-ser").await;
-    assert_eq!(violations, 0, "serializable, after {retries} retries");
+    for (mode, tag) in [
+        (AppendMode::Serializable, "wl-ser"),
+        (AppendMode::SerializableNewerThanRead, "wl-ser-ntr"),
+    ] {
+        let (retries, violations) = hammer(mode, tag).await;
+        assert_eq!(violations, 0, "{mode}, after {retries} retries");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn advisory_lock_keeps_concurrent_lends_valid() {
-    let (retries, violations) = hammer(AppendMode::AdvisoryLock, "wl-lock").await;
-    assert_eq!(violations, 0, "advisory-lock, after {retries} retries");
-    assert_eq!(
-        retries, 0,
-        "the locks serialise the commands: nothing to retry"
-    );
+    for (mode, tag) in [
+        (AppendMode::AdvisoryLock, "wl-lock"),
+        (AppendMode::AdvisoryLockNewerThanRead, "wl-lock-ntr"),
+    ] {
+        let (retries, violations) = hammer(mode, tag).await;
+        assert_eq!(violations, 0, "{mode}, after {retries} retries");
+        assert_eq!(
+            retries, 0,
+            "{mode}: the locks serialise the commands: nothing to retry"
+        );
+    }
 }
 
 #[tokio::test]
 async fn serializable_refuses_the_same_forced_race() {
-    let c = TestCluster::stock("wl-ser-race");
+    serializable_forced_race(Guard::MaxEquals, "wl-ser-race").await;
+}
+
+#[tokio::test]
+async fn serializable_refuses_the_same_forced_race_with_the_newer_than_read_guard() {
+    serializable_forced_race(Guard::NoneNewerThan, "wl-ser-race-ntr").await;
+}
+
+async fn serializable_forced_race(guard: Guard, tag: &str) {
+    let c = TestCluster::stock(tag);
     let url = c.eventstore_url("primary");
     prepare(&url, 2).await;
     let book = book_id(1);
@@ -213,9 +259,12 @@ async fn serializable_refuses_the_same_forced_race() {
             json!({"BookID": book, "ReaderID": reader_id(r)}),
         )
     };
-    assert_eq!(a.append(&fa, max_a, &[lent(1)]).await.unwrap(), 1);
+    assert_eq!(
+        a.append_with(guard, &fa, max_a, &[lent(1)]).await.unwrap(),
+        1
+    );
     let second = async {
-        b.append(&fb, max_b, &[lent(2)]).await?;
+        b.append_with(guard, &fb, max_b, &[lent(2)]).await?;
         b.control("COMMIT").await
     };
     let first = a.control("COMMIT").await;
@@ -290,4 +339,136 @@ async fn a_command_abandoned_mid_transaction_is_rolled_back_by_the_next() {
         .unwrap()
         .get(0);
     assert_eq!(lends, 1, "the abandoned attempt appended nothing");
+}
+
+#[tokio::test]
+async fn a_conflicting_append_from_another_session_is_refused_and_retried() {
+    let c = TestCluster::stock("wl-other");
+    let url = c.eventstore_url("primary");
+    prepare(&url, 2).await;
+    let mut admin = Library::new(store(&url).await, store(&url).await, 0);
+    for book in 2..=4 {
+        admin.add_book_copy(&book_id(book)).await.unwrap();
+    }
+    let one_try = RetryPolicy {
+        max_tries: 1,
+        ..RetryPolicy::default()
+    };
+    for (mode, retried, exhausted) in [
+        (AppendMode::AsOriginal, 1, 2),
+        (AppendMode::NewerThanRead, 3, 4),
+    ] {
+        // The guard sees the other session's lend: the attempt conflicts,
+        // the retry re-reads the copy as lent to reader 2 and refuses.
+        let r = lend_behind_another_session(&url, mode, RetryPolicy::default(), retried).await;
+        assert_eq!(
+            r,
+            CommandResult {
+                outcome: CommandOutcome::Rejected(Rejection::BookLentToAnotherReader),
+                retries: 1
+            },
+            "{mode}"
+        );
+        // With one try in all, the conflict is the outcome.
+        let r = lend_behind_another_session(&url, mode, one_try, exhausted).await;
+        assert_eq!(
+            r,
+            CommandResult {
+                outcome: CommandOutcome::Conflict,
+                retries: 0
+            },
+            "{mode}"
+        );
+    }
+    let s = store(&url).await;
+    let v = verify_streams(s.client(), &Streams::All).await.unwrap();
+    assert_eq!(v.total(), 0, "{v:?}");
+    let lends: Vec<(String, String)> = s
+        .client()
+        .query(
+            "SELECT event_type, payload->>'ReaderID' FROM events \
+             WHERE event_type IN ('BookCopyLentToReader', 'LendingBookToReaderFailed') \
+             ORDER BY sequence_number",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let (lent, failed) = (
+        "BookCopyLentToReader".to_string(),
+        "LendingBookToReaderFailed".to_string(),
+    );
+    let (r1, r2) = (reader_id(1), reader_id(2));
+    assert_eq!(
+        lends,
+        [
+            (lent.clone(), r2.clone()),
+            (failed.clone(), r1.clone()),
+            (lent.clone(), r2.clone()),
+            (lent.clone(), r2.clone()),
+            (failed, r1),
+            (lent, r2),
+        ],
+        "only the other session's lends, and the refusals after a retry"
+    );
+}
+
+/// `mode`'s lend of `book` to reader 1, whose append waits behind a table
+/// lock until another session has lent the copy to reader 2 and committed.
+async fn lend_behind_another_session(
+    url: &str,
+    mode: AppendMode,
+    retry: RetryPolicy,
+    book: u64,
+) -> CommandResult {
+    let other = store(url).await;
+    // EXCLUSIVE lets the lend read its boundary and stops its INSERT.
+    other
+        .control("BEGIN; LOCK TABLE events IN EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let mut lib = Library::new(store(url).await, store(url).await, book);
+    lib.mode = mode;
+    lib.retry = retry;
+    let lend = tokio::spawn(async move { lib.lend(&book_id(book), &reader_id(1)).await });
+    // Watched from a session of its own: inside `other`'s transaction
+    // pg_stat_activity would show the same snapshot at every poll.
+    let watch = store(url).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = watch
+            .client()
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO events%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{mode}: the lend never waited to append"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let e = NewEvent::new(
+        "BookCopyLentToReader",
+        json!({"BookID": book_id(book), "ReaderID": reader_id(2)}),
+    );
+    other
+        .client()
+        .execute(
+            "INSERT INTO events (event_type, occurred_at, payload, metadata) VALUES ($1, $2, $3, $4)",
+            &[&e.event_type, &e.occurred_at, &e.payload, &e.metadata],
+        )
+        .await
+        .unwrap();
+    other.control("COMMIT").await.unwrap();
+    lend.await.unwrap().unwrap()
 }

@@ -6,7 +6,7 @@ mod support;
 
 use estune::workload::{
     book_id, install_schema, reader_id, verify_streams, CommandOutcome, EventStore, Filter,
-    FilterItem, Library, Match, NewEvent, Rejection, Streams,
+    FilterItem, Guard, Library, Match, NewEvent, Rejection, Streams,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -212,22 +212,21 @@ async fn every_rule_of_every_command() {
     );
 }
 
-#[tokio::test]
-async fn guarded_appends_and_snapshots() {
-    let c = TestCluster::stock("wl-store");
-    let mut s = store(&c.eventstore_url("primary")).await;
-    install_schema(s.client()).await.unwrap();
-    install_schema(s.client()).await.unwrap(); // idempotent
-    let f = Filter::of(vec![FilterItem::new(&["T"], &[("K", "a")], Match::AnyOf)]);
+/// One guard's appends, on a boundary of its own (`key`): a stale read max
+/// conflicts, an event outside the boundary does not move it, several
+/// events go in all or none and in order, and an append from another
+/// session after the read is a conflict for one event or several.
+async fn guarded_appends(s: &mut EventStore, other: &mut EventStore, guard: Guard, key: &str) {
+    let f = Filter::of(vec![FilterItem::new(&["T"], &[("K", key)], Match::AnyOf)]);
     let ev = |k: &str| NewEvent::new("T", json!({"K": k}));
 
     let (events, max) = s.query(&f).await.unwrap();
     assert_eq!((events.len(), max), (0, 0));
-    assert_eq!(s.append(&f, 0, &[ev("a")]).await.unwrap(), 1);
+    assert_eq!(s.append_with(guard, &f, 0, &[ev(key)]).await.unwrap(), 1);
     assert_eq!(
-        s.append(&f, 0, &[ev("a")]).await.unwrap(),
+        s.append_with(guard, &f, 0, &[ev(key)]).await.unwrap(),
         0,
-        "stale expectation: conflict"
+        "{guard:?}: stale read max: conflict"
     );
     let (events, max) = s.query(&f).await.unwrap();
     assert_eq!(events.len(), 1);
@@ -235,15 +234,22 @@ async fn guarded_appends_and_snapshots() {
     assert_eq!(events[0].payload["EventType"], "T");
     // An event outside the boundary does not move its max.
     assert_eq!(
-        s.append(&Filter::default(), max, &[ev("b")]).await.unwrap(),
-        1
+        s.append_with(guard, &Filter::default(), max, &[ev("b")])
+            .await
+            .unwrap(),
+        1,
+        "{guard:?}"
     );
     assert_eq!(s.query(&f).await.unwrap().1, max);
     // Several events: all or nothing, in order.
-    let three = [ev("a"), ev("a"), ev("a")];
-    assert_eq!(s.append(&f, max, &three).await.unwrap(), 3);
-    assert_eq!(s.append(&f, max, &three).await.unwrap(), 0);
-    let (events, _) = s.query(&f).await.unwrap();
+    let three = [ev(key), ev(key), ev(key)];
+    assert_eq!(s.append_with(guard, &f, max, &three).await.unwrap(), 3);
+    assert_eq!(
+        s.append_with(guard, &f, max, &three).await.unwrap(),
+        0,
+        "{guard:?}"
+    );
+    let (events, max) = s.query(&f).await.unwrap();
     assert_eq!(events.len(), 4);
     let seqs: Vec<i64> = events.iter().map(|e| e.sequence_number).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
@@ -251,9 +257,79 @@ async fn guarded_appends_and_snapshots() {
         events[1].occurred_at, three[0].occurred_at,
         "microseconds survive"
     );
+    // Another session appends to the boundary after this one read it.
+    assert_eq!(
+        other.append_with(guard, &f, max, &[ev(key)]).await.unwrap(),
+        1
+    );
+    for events in [&three[..], &three[..1]] {
+        assert_eq!(
+            s.append_with(guard, &f, max, events).await.unwrap(),
+            0,
+            "{guard:?}, {} events after another session's append",
+            events.len()
+        );
+    }
+    assert_eq!(s.query(&f).await.unwrap().0.len(), 5);
+}
+
+#[tokio::test]
+async fn guarded_appends_and_snapshots() {
+    let c = TestCluster::stock("wl-store");
+    let mut s = store(&c.eventstore_url("primary")).await;
+    let mut other = store(&c.eventstore_url("primary")).await;
+    install_schema(s.client()).await.unwrap();
+    install_schema(s.client()).await.unwrap(); // idempotent
+    guarded_appends(&mut s, &mut other, Guard::MaxEquals, "a").await;
+    guarded_appends(&mut s, &mut other, Guard::NoneNewerThan, "n").await;
+    // The original's append is prepared once; the newer-than-read one is
+    // never prepared, so it is planned with its read max every time.
+    let prepared: Vec<String> = s
+        .client()
+        .query("SELECT statement FROM pg_prepared_statements", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        prepared.iter().any(|p| p.contains("MAX(sequence_number)")),
+        "{prepared:?}"
+    );
+    assert!(
+        !prepared.iter().any(|p| p.contains("NOT EXISTS")),
+        "{prepared:?}"
+    );
+    let f = Filter::of(vec![FilterItem::new(&["T"], &[("K", "a")], Match::AnyOf)]);
+    let ev = |k: &str| NewEvent::new("T", json!({"K": k}));
+    // `append` is the original's guard.
+    let max = s.query(&f).await.unwrap().1;
+    assert_eq!(s.append(&f, max - 1, &[ev("a")]).await.unwrap(), 0);
+    assert_eq!(s.append(&f, max, &[ev("a")]).await.unwrap(), 1);
+    // Where the two guards differ: a read max above the boundary's max,
+    // which no read of an append-only store gives. The original's equality
+    // refuses it; "none newer than read" finds nothing newer.
+    let max = s.query(&f).await.unwrap().1;
+    assert_eq!(
+        s.append_with(Guard::MaxEquals, &f, max + 1_000, &[ev("a")])
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.append_with(Guard::NoneNewerThan, &f, max + 1_000, &[ev("a")])
+            .await
+            .unwrap(),
+        1
+    );
     // Bounds.
-    let after = s.query(&f.clone().after(Some(seqs[1]))).await.unwrap().0;
-    assert_eq!(after.len(), 2);
+    let all = s.query(&f).await.unwrap().0;
+    let after = s
+        .query(&f.clone().after(Some(all[1].sequence_number)))
+        .await
+        .unwrap()
+        .0;
+    assert_eq!(after.len(), all.len() - 2);
 
     // Snapshots only move forward.
     s.save_snapshot("P", "h", 10, &json!({"v": 10}))

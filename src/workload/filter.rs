@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
 /// How an item's payload predicates combine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +48,17 @@ impl Param {
             Param::Json(v) => v,
             Param::Time(v) => v,
             Param::Int(v) => v,
+        }
+    }
+
+    /// The parameter's type, for a statement sent without preparing it
+    /// first (the server then cannot say which types it expects).
+    pub fn sql_type(&self) -> Type {
+        match self {
+            Param::Types(_) => Type::TEXT_ARRAY,
+            Param::Json(_) => Type::JSONB,
+            Param::Time(_) => Type::TIMESTAMPTZ,
+            Param::Int(_) => Type::INT8,
         }
     }
 }

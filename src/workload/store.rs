@@ -3,7 +3,8 @@
 //! than read"), snapshots. Statements are prepared once per connection and
 //! cached by SQL text — the text depends only on a filter's shape, so a
 //! workload of a handful of shapes prepares a handful of statements however
-//! many IDs it touches.
+//! many IDs it touches. The one exception is the none-newer-than-read
+//! append, planned at every execution (see `Guard`).
 
 use super::events::{LibraryEvent, NewEvent, StoredEvent};
 use super::filter::{Filter, Param};
@@ -156,10 +157,11 @@ pub enum Guard {
     #[default]
     MaxEquals,
     /// No event of the boundary is newer than the max read:
-    /// `NOT EXISTS (… AND sequence_number > $read_max)`. The planner sees
-    /// the bound, so it can answer from the rows appended since the read
-    /// (a range of `events_pkey`) when they are few, or from the boundary's
-    /// index entries when they are not.
+    /// `NOT EXISTS (… AND sequence_number > $read_max)`. Sent unprepared,
+    /// so it is planned with the read max at every execution: the planner
+    /// answers from the rows appended since the read (a range of
+    /// `events_pkey`) when they are few, or from the boundary's index
+    /// entries when the boundary's last event is old.
     NoneNewerThan,
 }
 
@@ -351,30 +353,50 @@ impl EventStore {
             return Ok(0);
         }
         let (sql, params) = append_sql(guard, filter, events.len());
-        let mut refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(Param::as_sql).collect();
-        let read_max_ref: &(dyn ToSql + Sync) = &read_max;
-        if let [e] = events {
-            refs.extend([
-                &e.event_type as &(dyn ToSql + Sync),
-                &e.occurred_at,
-                &e.payload,
-                &e.metadata,
-                read_max_ref,
+        let mut typed: Vec<(&(dyn ToSql + Sync), Type)> =
+            params.iter().map(|p| (p.as_sql(), p.sql_type())).collect();
+        let types: Vec<&str>;
+        let times: Vec<DateTime<Utc>>;
+        let (payloads, metas): (Vec<&Value>, Vec<&Value>);
+        let what = if let [e] = events {
+            typed.extend([
+                (&e.event_type as &(dyn ToSql + Sync), Type::TEXT),
+                (&e.occurred_at, Type::TIMESTAMPTZ),
+                (&e.payload, Type::JSONB),
+                (&e.metadata, Type::JSONB),
             ]);
-            return self.execute(&sql, &refs, "appending an event").await;
+            "appending an event"
+        } else {
+            types = events.iter().map(|e| e.event_type.as_str()).collect();
+            times = events.iter().map(|e| e.occurred_at).collect();
+            payloads = events.iter().map(|e| &e.payload).collect();
+            metas = events.iter().map(|e| &e.metadata).collect();
+            typed.extend([
+                (&types as &(dyn ToSql + Sync), Type::TEXT_ARRAY),
+                (&times, Type::TIMESTAMPTZ_ARRAY),
+                (&payloads, Type::JSONB_ARRAY),
+                (&metas, Type::JSONB_ARRAY),
+            ]);
+            "appending events"
+        };
+        typed.push((&read_max, Type::INT8));
+        match guard {
+            Guard::MaxEquals => {
+                let refs: Vec<&(dyn ToSql + Sync)> = typed.iter().map(|(v, _)| *v).collect();
+                self.execute(&sql, &refs, what).await
+            }
+            // Planned at every execution, as the original's SQL with its
+            // values written in is: which plan is cheap depends on the read
+            // max, and a cached generic plan cannot see it. Measured: after
+            // five executions PostgreSQL switched to a generic plan that
+            // reads every row after the read max, the whole table for a
+            // boundary whose last event is old (docs/workload.md).
+            Guard::NoneNewerThan => self
+                .client
+                .execute_typed(&sql, &typed)
+                .await
+                .map_err(db(what)),
         }
-        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-        let times: Vec<DateTime<Utc>> = events.iter().map(|e| e.occurred_at).collect();
-        let payloads: Vec<&Value> = events.iter().map(|e| &e.payload).collect();
-        let metas: Vec<&Value> = events.iter().map(|e| &e.metadata).collect();
-        refs.extend([
-            &types as &(dyn ToSql + Sync),
-            &times,
-            &payloads,
-            &metas,
-            read_max_ref,
-        ]);
-        self.execute(&sql, &refs, "appending events").await
     }
 
     /// Saves a snapshot; an older one never replaces a newer one.

@@ -112,7 +112,7 @@ fn seed_then_bench_writes_a_result() {
     );
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert_eq!(doc["schema"], "estune.bench/2");
+    assert_eq!(doc["schema"], "estune.bench/3");
     assert_eq!(doc["metadata"]["label"], "t");
     assert!(doc["summary"]["total"]["count"].as_u64().unwrap() > 0);
     let samples = doc["server_samples"].as_array().unwrap();

@@ -127,6 +127,7 @@ async fn real_result() -> RunResult {
         plan_hash: Some("5d40f6c4bdab".into()),
         servers: vec![server("primary"), server("replica")],
     });
+    r.statements = Some(statements());
     r.verification = Some(estune::bench::Verification {
         events_before: 100,
         events_after: 150,
@@ -137,6 +138,89 @@ async fn real_result() -> RunResult {
         violations: Some(0),
     });
     r
+}
+
+/// Filled by `estune bench` from the servers; made up here: a primary
+/// that has every part, a replica that has none (and says why).
+fn statements() -> estune::bench::Statements {
+    use estune::bench::statements::*;
+    let top = StatementStats {
+        queryid: "-4242".into(),
+        role: "eventstore".into(),
+        query: "WITH context AS (SELECT MAX(sequence_number) AS max_seq FROM events WHERE …".into(),
+        calls: 120,
+        total_exec_ms: 60.0,
+        mean_exec_ms: 0.5,
+        max_exec_ms: Some(4.5),
+        stddev_exec_ms: 0.3,
+        rows: 120,
+        shared_blks_hit: 900,
+        shared_blks_read: 12,
+        shared_blks_dirtied: 30,
+        shared_blks_written: 0,
+        temp_blks_read: 0,
+        temp_blks_written: 0,
+        shared_blk_read_ms: Some(1.5),
+        shared_blk_write_ms: Some(0.0),
+        wal_bytes: 40_000,
+        plans: Some(120),
+        total_plan_ms: Some(2.5),
+    };
+    let primary = ServerStatements {
+        role: "primary".into(),
+        database: Some("eventstore".into()),
+        pg_stat_statements: Some(StatementWindow {
+            version: "1.12".into(),
+            window_s: 10.0,
+            max_scope: "window".into(),
+            track_planning: true,
+            io_timing: true,
+            deallocated: Some(0),
+            statements: 14,
+            calls: 400,
+            total_exec_ms: 80.0,
+            top: vec![top],
+        }),
+        pg_stat_statements_missing: None,
+        prepared: Some(PreparedPlans {
+            sessions: 2,
+            statements: vec![PreparedStatement {
+                query: "SELECT event_type FROM events WHERE …".into(),
+                sessions: 2,
+                generic_plans: 90,
+                custom_plans: 10,
+            }],
+        }),
+        prepared_missing: None,
+        slow_plans: Some(vec![SlowStatement {
+            queryid: Some("-4242".into()),
+            query: "WITH context AS …".into(),
+            logged: 2,
+            slowest: vec![SlowPlan {
+                duration_ms: 52.5,
+                plan: "Insert on public.events  (cost=0.00..1.00 rows=1 width=80)".into(),
+            }],
+        }]),
+        slow_plans_missing: None,
+    };
+    let replica = ServerStatements {
+        role: "replica".into(),
+        database: None,
+        pg_stat_statements: None,
+        pg_stat_statements_missing: Some(
+            "pg_stat_statements is not in shared_preload_libraries".into(),
+        ),
+        prepared: None,
+        prepared_missing: Some("no worker was connected at the end of the run".into()),
+        slow_plans: None,
+        slow_plans_missing: Some("not asked for".into()),
+    };
+    Statements {
+        top_n: 20,
+        explain_slow_ms: Some(50.0),
+        app_role: Some("eventstore".into()),
+        servers: vec![primary, replica],
+    }
 }
 
 /// Paths of every field, arrays as `[]`; maps keyed by data (error
@@ -202,7 +286,7 @@ async fn result_matches_documented_schema() {
     let r = real_result().await;
     let json: Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
     assert_eq!(json["schema"], SCHEMA);
-    assert_eq!(SCHEMA, "estune.bench/2");
+    assert_eq!(SCHEMA, "estune.bench/3");
     let mut found = BTreeMap::new();
     paths(&json, "", &mut found);
     let doc = documented();
@@ -234,6 +318,23 @@ async fn result_matches_documented_schema() {
         ("server_samples[].replication[].replay_lag_bytes", "bytes"),
         ("server_samples[].replication[].replay_lag_ms", "ms"),
         ("metadata.rate", "ops/s"),
+        (
+            "statements.servers[].pg_stat_statements.top[].mean_exec_ms",
+            "ms",
+        ),
+        (
+            "statements.servers[].pg_stat_statements.top[].shared_blks_read",
+            "blocks",
+        ),
+        (
+            "statements.servers[].pg_stat_statements.top[].wal_bytes",
+            "bytes",
+        ),
+        (
+            "statements.servers[].slow_plans[].slowest[].duration_ms",
+            "ms",
+        ),
+        ("statements.explain_slow_ms", "ms"),
     ]
     .into_iter()
     .collect();
@@ -268,6 +369,7 @@ async fn result_is_written_atomically_and_reads_back() {
     assert_eq!(back.metadata, r.metadata);
     assert_eq!(back.series, r.series);
     assert_eq!(back.server_samples, r.server_samples);
+    assert_eq!(back.statements, r.statements);
     assert_eq!(back.summary.scheduled, r.summary.scheduled);
     for (a, b) in back.summary.ops.iter().zip(&r.summary.ops) {
         assert_eq!((a.count, a.errors.total), (b.count, b.errors.total));

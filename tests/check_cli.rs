@@ -189,7 +189,7 @@ fn bad_input_exits_2_and_says_what_to_do() {
         ),
         (
             vec!["--criteria", &ok, &plan],
-            vec![format!("{plan}: schema `estune.plan/1`, but estune check reads `estune.bench/2`")],
+            vec![format!("{plan}: schema `estune.plan/1`, but estune check reads `estune.bench/3`")],
         ),
         (vec!["--criteria", &ok, &truncated], vec![format!("{truncated}: not JSON")]),
         (

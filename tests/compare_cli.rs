@@ -87,7 +87,7 @@ fn json_carries_the_same_figures() {
     assert_eq!(v["schema"], "estune.compare/1");
     let row = &v["groups"][0]["tables"][0]["rows"][0];
     assert_eq!(row["key"], "capacity");
-    assert_eq!(row["values"][0]["runs"], serde_json::json!([627.8, 780.9]));
+    assert_eq!(row["values"][0]["runs"], serde_json::json!([441.9, 576.5]));
     assert_eq!(row["values"][1]["delta"]["verdict"], "within-noise");
     assert_eq!(v["groups"][1]["sides"][1]["noise"]["method"], "welch");
 }
@@ -140,10 +140,10 @@ fn bad_inputs_exit_2_and_say_what_to_do() {
     // A result of another version, named or in a folder.
     let old = dir.path().join("old.json");
     let body = std::fs::read_to_string(&after).unwrap();
-    std::fs::write(&old, body.replacen("estune.bench/2", "estune.bench/1", 1)).unwrap();
+    std::fs::write(&old, body.replacen("estune.bench/3", "estune.bench/1", 1)).unwrap();
     let err = bad(&[&s(&old), &s(&before)]);
     assert!(
-        err.contains("a result of schema `estune.bench/1` (written by estune 0.1.0), but this estune compares `estune.bench/2` results"),
+        err.contains("a result of schema `estune.bench/1` (written by estune 0.1.0), but this estune compares `estune.bench/3` results"),
         "{err}"
     );
     // JSON that is no result, named explicitly.
@@ -190,7 +190,7 @@ fn a_folder_skips_other_json_with_a_note() {
     let empty = tempfile::tempdir().unwrap();
     let err = bad(&[&s(empty.path())]);
     assert!(
-        err.contains("no `estune.bench/2` results in this folder"),
+        err.contains("no `estune.bench/3` results in this folder"),
         "{err}"
     );
 }

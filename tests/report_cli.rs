@@ -143,6 +143,17 @@ fn the_ab_ba_runs_make_plots_for_both_modes_and_a_page() {
     assert!(page.contains("eventstore, repeat 1:") && page.contains("eventstore, repeat 2:"));
     assert!(page.contains("1-stock-rate.json") && page.contains("improvement.latency.p50"));
     assert!(page.contains("settings that differ between the sides"));
+    // Where the time went: the statements table of each mode, through
+    // compare's HTML (eventstore's statements; stock preloads nothing).
+    assert_eq!(
+        page.matches("most execution time across the sides first")
+            .count(),
+        2,
+        "one statements table per mode"
+    );
+    assert!(page.contains("<td>S1 primary</td>") && page.contains("shared blocks/call"));
+    assert!(page.contains("S1 primary: WITH context AS (SELECT MAX(sequence_number)"));
+    assert!(page.contains("stock: no statements ("));
 }
 
 #[test]

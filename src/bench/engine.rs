@@ -8,6 +8,7 @@ use super::aggregate::{Aggregator, Event, Kind, OpRecord, Progress};
 use super::result::{Host, Metadata, RunResult, Summary, SCHEMA};
 use super::sampler::ServerSampler;
 use super::schedule::{MixChooser, OpenLoopSchedule};
+use super::statements::{self, StatementProbe};
 use super::{BenchError, BenchOptions, Outcome, Worker, WorkerFactory};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -56,6 +57,10 @@ impl StopToken {
 #[derive(Default)]
 pub struct RunHooks {
     pub sampler: Option<ServerSampler>,
+    /// Snapshots of the servers' statements when the measured window
+    /// opens and when it closes; the result's `statements` is null
+    /// without one.
+    pub statements: Option<StatementProbe>,
     pub stop: StopToken,
     /// Receives a snapshot once a second (for a progress bar).
     pub progress: Option<mpsc::UnboundedSender<Progress>>,
@@ -133,6 +138,19 @@ pub async fn run<F: WorkerFactory + 'static>(
     let sampler_task = hooks
         .sampler
         .map(|s| tokio::spawn(s.run_until(start, run_over.clone())));
+    // The statements' first snapshot when the window opens; a run stopped
+    // before then gives the probe back unopened.
+    let window_task = hooks.statements.map(|probe| {
+        let over = shared.stop.clone();
+        let at = start + options.warmup;
+        tokio::spawn(async move {
+            tokio::select! {
+                biased;
+                _ = over.stopped() => Err(probe),
+                _ = sleep_until(at) => Ok(probe.open().await),
+            }
+        })
+    });
 
     let (queue_tx, queue_rx) = mpsc::channel::<Item>(options.queue);
     let queue_rx = Arc::new(Mutex::new(queue_rx));
@@ -154,13 +172,20 @@ pub async fn run<F: WorkerFactory + 'static>(
         let chooser = MixChooser::new(&mix, options.seed)?;
         tick(&shared, options, chooser, queue_tx).await
     };
+    let mut left = Vec::new();
     for h in handles {
         // A panicking worker breaks the Worker contract; its slot is lost
         // but the run still reports what it measured.
-        let _ = h.await;
+        if let Ok(Some(w)) = h.await {
+            left.push(w);
+        }
     }
     let cancelled = count_cancelled(&queue_rx, options.warmup).await;
     let cpu_at_end = super::usage::cpu_time();
+    let statements = match window_task {
+        Some(t) => Some(close_window(t).await),
+        None => None,
+    };
     run_over.stop();
     let window_cpu = window_cpu.await.ok().flatten();
     let interrupted = shared.stop.is_stopped();
@@ -191,14 +216,35 @@ pub async fn run<F: WorkerFactory + 'static>(
         total,
         ops,
     };
+    let statements = match statements {
+        // After the end snapshot, so these queries are not in it.
+        Some(s) => Some(statements::with_plan_counts(s, left).await),
+        None => None,
+    };
     Ok(RunResult {
         schema: SCHEMA.to_string(),
         metadata: metadata(options, mix, started_at, hooks.extra),
         summary,
         series: aggregator.into_series(),
         server_samples,
+        statements,
         verification: None,
     })
+}
+
+/// The window's statements: the second snapshot when the first was
+/// taken, else why there are none.
+async fn close_window(
+    t: tokio::task::JoinHandle<Result<statements::OpenWindow, StatementProbe>>,
+) -> statements::Statements {
+    match t.await {
+        Ok(Ok(open)) => open.close().await,
+        Ok(Err(probe)) => probe.not_opened("the run stopped before its measured window began"),
+        Err(_) => statements::Statements {
+            top_n: statements::TOP_N,
+            ..Default::default()
+        },
+    }
 }
 
 /// Connection setup (SCRAM especially) costs CPU and round trips: a few
@@ -311,7 +357,7 @@ async fn open_loop_worker<F: WorkerFactory>(
     id: usize,
     worker: F::Worker,
     queue: Arc<Mutex<mpsc::Receiver<Item>>>,
-) {
+) -> Option<F::Worker> {
     let mut worker = Some(worker);
     loop {
         let item = {
@@ -326,6 +372,7 @@ async fn open_loop_worker<F: WorkerFactory>(
         s.gauges.queued.fetch_sub(1, Ordering::Relaxed);
         run_one(&s, id, &mut worker, item.op, item.intended).await;
     }
+    worker
 }
 
 async fn closed_loop_worker<F: WorkerFactory>(
@@ -334,7 +381,7 @@ async fn closed_loop_worker<F: WorkerFactory>(
     worker: F::Worker,
     mut chooser: MixChooser,
     total: Duration,
-) {
+) -> Option<F::Worker> {
     let mut worker = Some(worker);
     while !s.stop.is_stopped() && s.start.elapsed() < total {
         let op = chooser.choose();
@@ -344,6 +391,7 @@ async fn closed_loop_worker<F: WorkerFactory>(
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+    worker
 }
 
 /// Runs one op and reports it; false when no worker could be opened.

@@ -11,6 +11,7 @@ mod progress;
 mod result;
 mod sampler;
 mod schedule;
+pub mod statements;
 mod sweep;
 mod table;
 mod usage;
@@ -30,6 +31,7 @@ pub use sampler::{
     ServerStats,
 };
 pub use schedule::{MixChooser, OpenLoopSchedule};
+pub use statements::{SessionPlans, StatementProbe, Statements};
 pub use sweep::{evaluate, parse_rates, sweep, SweepCriteria, SweepReport, SweepRow};
 pub use table::{headline, summary_table, sweep_table};
 pub use usage::ClientUsage;

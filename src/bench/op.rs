@@ -57,6 +57,14 @@ pub trait Worker: Send {
     /// built for). Must not panic; must return within a reasonable time
     /// (the engine applies its own timeout around it and counts Timeout).
     async fn run(&mut self, op: usize) -> Outcome;
+
+    /// Once after the run, never on the hot path: each prepared statement
+    /// of the worker's sessions and how often it used a generic or a custom
+    /// plan (`pg_prepared_statements` shows a session only its own). None
+    /// when the worker cannot say; Err with the reason when asking failed.
+    async fn plan_counts(&mut self) -> Option<Result<Vec<super::SessionPlans>, String>> {
+        None
+    }
 }
 
 #[async_trait]

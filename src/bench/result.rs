@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub const SCHEMA: &str = "estune.bench/2";
+pub const SCHEMA: &str = "estune.bench/3";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
@@ -17,6 +17,10 @@ pub struct RunResult {
     pub summary: Summary,
     pub series: Vec<SecondRow>,
     pub server_samples: Vec<ServerSample>,
+    /// Per server, where the time went statement by statement over the
+    /// measured window; null when the run took no snapshots (the engine
+    /// without a probe).
+    pub statements: Option<super::Statements>,
     /// End-of-run checks against the servers (filled by the caller, which
     /// knows the workload's tables).
     pub verification: Option<Verification>,

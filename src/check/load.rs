@@ -48,7 +48,7 @@ pub fn load_criteria(path: &Path) -> Result<Criteria, CheckError> {
     parse_criteria(&path.display().to_string(), &text)
 }
 
-/// Reads an `estune.bench/2` result; anything else is refused with what
+/// Reads an `estune.bench/3` result; anything else is refused with what
 /// it looks like instead.
 pub fn load_result(path: &Path) -> Result<RunResult, CheckError> {
     let name = path.display().to_string();

@@ -1,4 +1,4 @@
-//! Success criteria over a bench result (`estune.bench/2`) and the server
+//! Success criteria over a bench result (`estune.bench/3`) and the server
 //! samples taken during it: a small TOML language (`checks/*.toml`), its
 //! parser with file:line:col errors, and a pure evaluation that gives one
 //! verdict per criterion and subject (operation kind or server). Reading
@@ -60,7 +60,7 @@ pub enum CheckError {
         "{file}: no criteria: add at least one [[criterion]] table with name, metric and require"
     )]
     Empty { file: String },
-    /// A result file that is not an `estune.bench/2` result.
+    /// A result file that is not an `estune.bench/3` result.
     #[error("{path}: {message}")]
     Result { path: String, message: String },
     #[error("{file}:{line}:{col}: criterion `{criterion}` compares with a baseline: pass --baseline BEFORE.json (a result of `estune bench --out` from before the change)")]

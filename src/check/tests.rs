@@ -10,7 +10,7 @@ const AFTER: &str = include_str!("../../tests/fixtures/check/after.json");
 const BEFORE: &str = include_str!("../../tests/fixtures/check/before.json");
 
 fn result() -> RunResult {
-    parse_result("after.json", AFTER).expect("the fixture is an estune.bench/2 result")
+    parse_result("after.json", AFTER).expect("the fixture is an estune.bench/3 result")
 }
 
 fn criteria(body: &str) -> Criteria {
@@ -425,7 +425,7 @@ fn evaluation_table() {
             "<= 250ms",
             |_| {},
             None,
-            vec![(None, Verdict::Pass, Some(20.991))],
+            vec![(None, Verdict::Pass, Some(26.191))],
         ),
         (
             "latency.p99",
@@ -434,21 +434,25 @@ fn evaluation_table() {
             |_| {},
             None,
             vec![
-                (Some("LendBookCopyToReader"), Verdict::Fail, Some(25.759)),
-                (Some("ReturnBookCopyFromReader"), Verdict::Pass, Some(9.967)),
-                (Some("BooksLentByReader"), Verdict::Pass, Some(2.367)),
-                (Some("RegisterReader"), Verdict::Pass, Some(1.727)),
-                (Some("AddBookCopy"), Verdict::Pass, Some(1.843)),
+                (Some("LendBookCopyToReader"), Verdict::Fail, Some(27.999)),
+                (
+                    Some("ReturnBookCopyFromReader"),
+                    Verdict::Fail,
+                    Some(22.095),
+                ),
+                (Some("BooksLentByReader"), Verdict::Fail, Some(21.823)),
+                (Some("RegisterReader"), Verdict::Pass, Some(11.871)),
+                (Some("AddBookCopy"), Verdict::Pass, Some(8.311)),
             ],
         ),
         (
             "latency.p99",
             "op = \"lent-by-reader\"",
             // exactly the fixture's p99 of the kind: not strictly below
-            "< 2367us",
+            "< 21823us",
             |_| {},
             None,
-            vec![(Some("BooksLentByReader"), Verdict::Fail, Some(2.367))],
+            vec![(Some("BooksLentByReader"), Verdict::Fail, Some(21.823))],
         ),
         (
             "latency.p99",
@@ -586,8 +590,8 @@ fn evaluation_table() {
             ">= 40%",
             |_| {},
             Some(|_| {}),
-            // the fixtures: 3.557 ms before, 2.713 ms after (23.7 %)
-            vec![(None, Verdict::Fail, Some((3.557 - 2.713) / 3.557 * 100.0))],
+            // the fixtures: 6.115 ms before, 4.259 ms after (30.4 %)
+            vec![(None, Verdict::Fail, Some((6.115 - 4.259) / 6.115 * 100.0))],
         ),
         (
             "improvement.latency.p50",
@@ -762,10 +766,10 @@ fn results_of_another_kind_are_refused() {
         ("{\"rows\": []}", "no `schema` field"),
         (
             "{\"schema\": \"estune.plan/1\"}",
-            "schema `estune.plan/1`, but estune check reads `estune.bench/2`",
+            "schema `estune.plan/1`, but estune check reads `estune.bench/3`",
         ),
         (
-            "{\"schema\": \"estune.bench/2\", \"metadata\": {}}",
+            "{\"schema\": \"estune.bench/3\", \"metadata\": {}}",
             "does not match it at `metadata",
         ),
     ];

@@ -16,6 +16,16 @@ pub fn duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| e.to_string())
 }
 
+/// `--explain-slow`: a duration of 1 ms or more (0 would log the plan of
+/// every statement).
+pub fn explain_threshold(s: &str) -> Result<Duration, String> {
+    let d = duration(s)?;
+    if d < Duration::from_millis(1) {
+        return Err("give 1ms or more: a threshold of 0 logs the plan of every statement".into());
+    }
+    Ok(d)
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ModeArg {
     /// The original's autocommit check-then-insert (races are possible)
@@ -149,6 +159,11 @@ pub struct BenchArgs {
     /// Where the JSON result goes (written atomically)
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Log the plans of executions slower than this (auto_explain, for
+    /// this run only, on a managed cluster) and keep the slowest per
+    /// statement in the result, e.g. 50ms
+    #[arg(long, value_parser = explain_threshold, value_name = "THRESHOLD")]
+    pub explain_slow: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -319,6 +334,7 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<ExitCode> {
             stop,
             progress: Some(tx),
             extra: serde_json::json!({}),
+            explain_slow: a.explain_slow,
         };
         let result = measure::run(&spec, &o, &pair, hooks).await;
         let _ = drawer.await;

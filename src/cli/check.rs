@@ -45,7 +45,7 @@ pub struct CheckArgs {
     /// built-in one: des-targets (the original setup's targets)
     #[arg(long, value_name = "FILE|NAME")]
     pub criteria: String,
-    /// Result of `estune bench --out FILE` (estune.bench/2) to check
+    /// Result of `estune bench --out FILE` (estune.bench/3) to check
     #[arg(value_name = "RESULT.json")]
     pub result: PathBuf,
     /// Result from before the change, for `improvement.*` criteria

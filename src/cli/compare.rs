@@ -70,7 +70,7 @@ pub enum CompareFormat {
 #[derive(Debug, Args)]
 #[command(after_help = COMPARE_EXAMPLES)]
 pub struct CompareArgs {
-    /// Results of `estune bench --out FILE` (estune.bench/2), or folders of
+    /// Results of `estune bench --out FILE` (estune.bench/3), or folders of
     /// them (each *.json in it; other JSON is skipped with a note)
     #[arg(value_name = "RUN.json|DIR", required = true)]
     pub inputs: Vec<PathBuf>,

@@ -55,7 +55,7 @@ impl ConnectArgs {
         };
         Ok(Pair {
             endpoints,
-            managed: Some(Managed::of(&state)),
+            managed: Some(Managed::at(&state, &dir)),
         })
     }
 }

@@ -1,6 +1,6 @@
 //! `estune experiment`: the main job as one command.
 
-use super::bench::{duration, routing, ModeArg};
+use super::bench::{duration, explain_threshold, routing, ModeArg};
 use super::cluster::{BackendArg, ClusterArgs, PairArgs};
 use super::plan_args::PlanArgs;
 use super::UsageError;
@@ -128,6 +128,11 @@ pub struct ExperimentArgs {
     /// Leave the pair up at the end
     #[arg(long)]
     pub keep: bool,
+    /// In every run, log the plans of executions slower than this
+    /// (auto_explain) and keep the slowest per statement in its result,
+    /// e.g. 50ms
+    #[arg(long, value_parser = explain_threshold, value_name = "THRESHOLD")]
+    pub explain_slow: Option<Duration>,
     #[command(flatten)]
     pub pair: PairArgs,
     #[command(flatten)]
@@ -234,6 +239,7 @@ fn options(a: ExperimentArgs) -> anyhow::Result<Options> {
         criteria,
         out,
         keep: a.keep,
+        explain_slow: a.explain_slow,
         memory: a.plan.memory,
         cpus: a.plan.cpus,
         allow_overcommit: a.plan.allow_overcommit,

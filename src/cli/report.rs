@@ -41,7 +41,7 @@ bad input nothing is written.";
 #[derive(Debug, Args)]
 #[command(after_help = REPORT_EXAMPLES)]
 pub struct ReportArgs {
-    /// Results of `estune bench --out FILE` (estune.bench/2), or folders
+    /// Results of `estune bench --out FILE` (estune.bench/3), or folders
     /// of them
     #[arg(value_name = "RUN.json|DIR", required = true)]
     pub inputs: Vec<PathBuf>,

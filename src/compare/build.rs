@@ -242,6 +242,9 @@ fn group(mode: &str, sides: &[Side]) -> ModeGroup {
             .map(|src| row(src, (None, "pair"), sides, &methods, closed))
             .collect(),
     });
+    let (table, statements, statement_notes) =
+        super::statements::table(&title, &results(sides), &methods);
+    tables.push(table);
     ModeGroup {
         mode: mode.to_string(),
         title,
@@ -256,6 +259,8 @@ fn group(mode: &str, sides: &[Side]) -> ModeGroup {
             })
             .collect(),
         tables,
+        statements,
+        statement_notes,
     }
 }
 

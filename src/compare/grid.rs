@@ -3,7 +3,11 @@
 //! words and differ only in markup.
 
 use super::model::{Comparison, FigureRow, FigureTable, ModeGroup};
+use super::statements::one_line;
 use super::verdict::{Delta, Verdict};
+
+/// Characters of a statement's text under its table.
+const STATEMENT_CHARS: usize = 200;
 use crate::check::Unit;
 
 pub struct Grid {
@@ -147,10 +151,43 @@ pub fn summary_grids(c: &Comparison) -> Vec<Grid> {
             };
             let mut grid = figure_grid(&view, &brief);
             grid.below.extend(equal_line.clone());
+            grid.below.extend(statement_line(g, &keep));
             out.push(grid);
         }
     }
     out
+}
+
+/// The statement with the most execution time and its mean per side, in
+/// one line (the full table is in [`grids`]).
+fn statement_line(g: &ModeGroup, keep: &[&str]) -> Option<String> {
+    let first = g.statements.first()?;
+    let subject = format!("{} {}", first.id, first.server);
+    let row = g
+        .tables
+        .iter()
+        .flat_map(|t| &t.rows)
+        .find(|r| r.subject == subject && r.key == "mean_ms")?;
+    let means: Vec<String> = row
+        .values
+        .iter()
+        .filter(|v| keep.contains(&v.label.as_str()))
+        .map(|v| {
+            let verdict = v
+                .delta
+                .as_ref()
+                .filter(|d| d.verdict != Verdict::NoData)
+                .map(|d| format!(" ({})", d.verdict.text()))
+                .unwrap_or_default();
+            format!("{} {}{verdict}", v.label, value(row.unit, v.value))
+        })
+        .collect();
+    Some(format!(
+        "most time in statement {}: {} — mean {}",
+        first.server,
+        one_line(&first.query, 60),
+        means.join(", ")
+    ))
 }
 
 /// The rows of all operations together and of the servers.
@@ -182,7 +219,14 @@ fn figure_grid(g: &ModeGroup, t: &FigureTable) -> Grid {
     let per_subject = t.id != "servers";
     let mut header: Vec<String> = Vec::new();
     if per_subject {
-        header.push("op".into());
+        header.push(
+            if t.id == "statements" {
+                "statement"
+            } else {
+                "op"
+            }
+            .into(),
+        );
     }
     header.push("figure".into());
     let mut text_columns: Vec<usize> = (0..header.len()).collect();
@@ -217,14 +261,24 @@ fn figure_grid(g: &ModeGroup, t: &FigureTable) -> Grid {
         rows.push(cells);
     }
     let base = g.sides.first().map(|s| s.label.as_str()).unwrap_or("");
-    let below = g
-        .sides
-        .iter()
-        .filter_map(|s| {
+    let mut below: Vec<String> = Vec::new();
+    if t.id == "statements" {
+        below.extend(g.statements.iter().map(|s| {
+            format!(
+                "{} {}: {}",
+                s.id,
+                s.server,
+                one_line(&s.query, STATEMENT_CHARS)
+            )
+        }));
+        below.extend(g.statement_notes.iter().cloned());
+    }
+    if !t.rows.is_empty() {
+        below.extend(g.sides.iter().filter_map(|s| {
             let m = s.noise.as_ref()?;
             Some(format!("noise, {} vs {base}: {}", s.label, m.describe()))
-        })
-        .collect();
+        }));
+    }
     Grid {
         title: t.title.clone(),
         header,

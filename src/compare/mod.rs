@@ -18,10 +18,13 @@ mod html;
 mod load;
 mod model;
 mod settings;
+mod statements;
 mod stats;
 mod text;
 mod verdict;
 
+#[cfg(test)]
+mod statements_tests;
 #[cfg(test)]
 mod tests;
 
@@ -31,7 +34,7 @@ pub use html::{to_html, to_summary_html};
 pub use load::{load_runs, scan, Inputs, Skipped};
 pub use model::{
     Comparison, FigureRow, FigureTable, GroupSide, ModeGroup, NoiseMethod, SideInfo, SideValue,
-    SCHEMA,
+    StatementRef, SCHEMA,
 };
 pub use settings::{LabelValue, SettingDiff};
 pub use text::{headline, to_json, to_markdown, to_summary, to_table};

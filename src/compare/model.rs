@@ -51,6 +51,22 @@ pub struct ModeGroup {
     /// The sides with runs in this mode, the baseline first.
     pub sides: Vec<GroupSide>,
     pub tables: Vec<FigureTable>,
+    /// The statements the `statements` table names (`S1`, …), with their
+    /// server and full normalised text.
+    pub statements: Vec<StatementRef>,
+    /// Sides whose runs recorded no statements, and why.
+    pub statement_notes: Vec<String>,
+}
+
+/// A statement of the `statements` table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatementRef {
+    /// `S1`, `S2`, … in the order of the table (the most time first).
+    pub id: String,
+    /// `primary` or `replica`.
+    pub server: String,
+    /// The normalised text as the results record it.
+    pub query: String,
 }
 
 /// A side's runs in one mode and how its noise threshold was estimated.
@@ -115,10 +131,10 @@ impl NoiseMethod {
     }
 }
 
-/// One table of a mode: operations, service time, or servers.
+/// One table of a mode: operations, service time, servers, statements.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FigureTable {
-    /// `operations`, `service` or `servers`.
+    /// `operations`, `service`, `servers` or `statements`.
     pub id: &'static str,
     pub title: String,
     pub rows: Vec<FigureRow>,
@@ -127,7 +143,8 @@ pub struct FigureTable {
 /// One figure of one subject, for every side.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FigureRow {
-    /// `all`, an operation kind, or `pair` for the servers' figures.
+    /// `all`, an operation kind, `pair` for the servers' figures, or a
+    /// statement (`S1 primary`, see [`ModeGroup::statements`]).
     pub subject: String,
     /// Machine name, e.g. `latency.p99`.
     pub key: String,

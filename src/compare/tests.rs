@@ -88,25 +88,25 @@ fn figures_are_the_means_of_the_runs_and_deltas_follow() {
     let runs = compare_set();
     let c = compare(&runs, &opts()).unwrap();
     let row = group(&c, "closed-loop").row("all", "capacity").unwrap();
-    // 1-stock 627.8, 4-stock 780.9; 2-eventstore 723.7, 3-eventstore 716.6.
-    assert_eq!(row.values[0].runs, [Some(627.8), Some(780.9)]);
-    assert!((row.values[0].value.unwrap() - 704.35).abs() < 1e-9);
-    assert!((row.values[1].value.unwrap() - 720.15).abs() < 1e-9);
+    // 1-stock 441.9, 4-stock 576.5; 2-eventstore 633.6, 3-eventstore 690.7.
+    assert_eq!(row.values[0].runs, [Some(441.9), Some(576.5)]);
+    assert!((row.values[0].value.unwrap() - 509.2).abs() < 1e-9);
+    assert!((row.values[1].value.unwrap() - 662.15).abs() < 1e-9);
     let d = row.values[1].delta.as_ref().unwrap();
-    assert!((d.change.unwrap() - 15.8).abs() < 1e-9);
-    assert!((d.change_pct.unwrap() - 15.8 / 704.35 * 100.0).abs() < 1e-9);
-    // Welch by hand: s²(stock) = 76.55²×2 = 11719.805, s²(eventstore) =
-    // 3.55²×2 = 25.205; se² = (11719.805 + 25.205)/2 = 5872.505;
-    // df = se⁴ / ((5859.9025² + 12.6025²) / 1) = 1.0043; t(0.975, 1.0043)
-    // from the quantile function; half-width = t × 76.632.
-    let se = (5_872.505f64).sqrt();
-    let df = 5_872.505f64.powi(2) / (5_859.902_5f64.powi(2) + 12.602_5f64.powi(2));
+    assert!((d.change.unwrap() - 152.95).abs() < 1e-9);
+    assert!((d.change_pct.unwrap() - 152.95 / 509.2 * 100.0).abs() < 1e-9);
+    // Welch by hand: s²(stock) = 67.3²×2 = 9058.58, s²(eventstore) =
+    // 28.55²×2 = 1630.205; se² = (9058.58 + 1630.205)/2 = 5344.3925;
+    // df = se⁴ / (4529.29² + 815.1025²) = 1.34863; t(0.975, 1.34863)
+    // from the quantile function; half-width = t × 73.10535.
+    let se = (5_344.392_5f64).sqrt();
+    let df = 5_344.392_5f64.powi(2) / (4_529.29f64.powi(2) + 815.102_5f64.powi(2));
     let t = stats::t_quantile(0.975, df).unwrap();
     assert!((d.threshold.unwrap() - t * se).abs() < 1e-6, "{d:?}");
     // The same from Student's t outside this crate (mpmath: t(0.975,
-    // 1.0043) = 12.5783, × 76.632 = 963.906): the change of 15.8 is well
-    // inside.
-    assert!((d.threshold.unwrap() - 963.906).abs() < 1e-3, "{d:?}");
+    // 1.34863) = 7.059711, × 73.10535 = 516.1027): the change of 152.95
+    // is well inside.
+    assert!((d.threshold.unwrap() - 516.1027).abs() < 1e-3, "{d:?}");
     assert_eq!(d.verdict, Verdict::WithinNoise);
 }
 
@@ -171,21 +171,21 @@ fn a_single_run_a_side_uses_the_bootstrap_and_says_so() {
 
 #[test]
 fn a_zero_baseline_gives_an_absolute_change() {
-    // RegisterReader was never late before. The recorded after run was
-    // not late either, so it is made late 3 times here.
-    fn register(r: &mut RunResult) -> &mut crate::bench::OpSummary {
+    // AddBookCopy never had to drop an operation before. The recorded
+    // after run dropped none either, so it is made to drop 3 here.
+    fn add(r: &mut RunResult) -> &mut crate::bench::OpSummary {
         r.summary
             .ops
             .iter_mut()
-            .find(|o| o.op == "RegisterReader")
+            .find(|o| o.op == "AddBookCopy")
             .unwrap()
     }
     let mut runs = before_after();
-    assert_eq!(register(&mut runs[0].result).late, 0, "never late before");
-    register(&mut runs[1].result).late = 3;
+    assert_eq!(add(&mut runs[0].result).dropped, 0, "never dropped before");
+    add(&mut runs[1].result).dropped = 3;
     let c = compare(&runs, &opts()).unwrap();
     let g = &c.groups[0];
-    let d = delta(g, "RegisterReader", "late");
+    let d = delta(g, "AddBookCopy", "dropped");
     assert_eq!((d.change, d.change_pct), (Some(3.0), None));
     let text = to_table(&c);
     assert!(text.contains("+3 (from 0)"), "{text}");
@@ -409,7 +409,7 @@ fn every_format_says_the_same_and_states_the_method() {
     assert_eq!(v["groups"][0]["tables"][0]["rows"][0]["key"], "capacity");
     assert_eq!(v["sides"][0]["label"], "stock");
     let h = headline(&c);
-    assert!(h.starts_with("closed-loop capacity, eventstore vs stock: capacity 704.3/s → 720.2/s (+2.2 %, within noise; noise ±"), "{h}");
+    assert!(h.starts_with("closed-loop capacity, eventstore vs stock: capacity 509.2/s → 662.2/s (+30.0 %, within noise; noise ±"), "{h}");
     assert!(h.contains("open-loop at 50 ops/s, eventstore vs stock: achieved rate 50/s → 50/s (=, within noise"), "{h}");
     assert_eq!(h.lines().count(), 2);
 }

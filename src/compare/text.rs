@@ -120,11 +120,15 @@ fn markdown_table(out: &mut String, g: &Grid) {
     }
 }
 
-/// Text safe in a markdown table cell or paragraph.
+/// Text safe in a markdown table cell or paragraph (`$` too: GitHub
+/// reads `$…$` as mathematics, and statements are full of `$1`).
 fn md(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
-        if matches!(ch, '\\' | '|' | '*' | '_' | '`' | '<' | '>' | '[' | ']') {
+        if matches!(
+            ch,
+            '\\' | '|' | '*' | '_' | '`' | '<' | '>' | '[' | ']' | '$'
+        ) {
             out.push('\\');
         }
         out.push(if ch == '\n' { ' ' } else { ch });

@@ -47,6 +47,9 @@ pub struct Options {
     pub out: PathBuf,
     /// Leave the pair up at the end.
     pub keep: bool,
+    /// `--explain-slow`: every run logs the plans of executions slower
+    /// than this and keeps the slowest in its result.
+    pub explain_slow: Option<Duration>,
     /// Plan options for `apply`.
     pub memory: Option<u64>,
     pub cpus: Option<f64>,

@@ -185,7 +185,7 @@ fn pair(state: &ClusterState, dir: &crate::cluster::StateDir) -> anyhow::Result<
             app: [url(Role::Primary, false)?, url(Role::Replica, false)?],
             admin: [url(Role::Primary, true)?, url(Role::Replica, true)?],
         },
-        managed: Some(Managed::of(state)),
+        managed: Some(Managed::at(state, dir)),
     })
 }
 
@@ -273,6 +273,7 @@ async fn measure_one(
         stop: stop.clone(),
         progress: Some(tx),
         extra,
+        explain_slow: o.explain_slow,
     };
     let result = measure::run(&o.load, &options, &pair(&state, &o.up.state_dir)?, hooks).await;
     let _ = drawer.await;

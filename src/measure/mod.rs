@@ -4,6 +4,7 @@
 //! memory, settings, catalog tuning, profile) in the result. `estune bench`
 //! and `estune experiment` both run through here.
 
+mod explain;
 mod target;
 
 pub use target::describe;
@@ -52,6 +53,9 @@ pub struct Managed {
     pub plan_hash: String,
     /// Planned memory of the primary and the replica.
     pub memory: [Option<u64>; 2],
+    /// Where the cluster's state lives: what reading its servers' logs
+    /// needs (`--explain-slow`). None from [`Managed::of`].
+    pub state_dir: Option<crate::cluster::StateDir>,
 }
 
 impl Managed {
@@ -66,6 +70,16 @@ impl Managed {
                 state.node(Role::Primary).memory,
                 state.node(Role::Replica).memory,
             ],
+            state_dir: None,
+        }
+    }
+
+    /// As [`Managed::of`], with the state directory, so that the servers'
+    /// logs can be read.
+    pub fn at(state: &crate::cluster::ClusterState, dir: &crate::cluster::StateDir) -> Managed {
+        Managed {
+            state_dir: Some(dir.clone()),
+            ..Managed::of(state)
         }
     }
 }
@@ -98,6 +112,9 @@ pub struct Hooks {
     pub progress: Option<UnboundedSender<Progress>>,
     /// Merged into `metadata.extra` beside the workload's options.
     pub extra: serde_json::Value,
+    /// `--explain-slow`: log the plans of executions slower than this
+    /// during the run and keep the slowest in the result.
+    pub explain_slow: Option<Duration>,
 }
 
 /// The factory of workers, or a refusal when the pool cannot fit the
@@ -122,8 +139,25 @@ pub async fn factory(
     }
     let client = crate::db::connect(ep.primary_app(), CONNECT).await?;
     workload::install_schema(&client).await?;
+    statement_stats(ep.primary_admin()).await;
     f.prime_loans(&client).await?;
     Ok(Arc::new(f))
+}
+
+/// The profiles that preload pg_stat_statements expect its view in the
+/// event store's database: created here when missing. A connection that
+/// may not create it (not a superuser) is a warning; the result then says
+/// why its statements are null.
+async fn statement_stats(admin: &str) {
+    let created = match crate::db::connect(admin, CONNECT).await {
+        Ok(c) => workload::install_statement_stats(&c)
+            .await
+            .map_err(anyhow::Error::from),
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = created {
+        eprintln!("warning: could not make sure pg_stat_statements exists in the event store's database (the profile preloads it): {e:#}");
+    }
 }
 
 /// Each worker holds a connection to each server.
@@ -169,8 +203,18 @@ pub async fn run(
     hooks: Hooks,
 ) -> anyhow::Result<RunResult> {
     let ep = &pair.endpoints;
+    if let Some(t) = hooks.explain_slow {
+        explain::check(pair, t)?;
+    }
     let f = factory(spec, options.workers, ep).await?;
+    explain::remove_leftovers(ep.primary_admin()).await;
     let sampler = bench::ServerSampler::connect(ep.primary_admin(), ep.admin[1].as_deref()).await?;
+    let servers: Vec<(&str, &str)> = ["primary", "replica"]
+        .into_iter()
+        .zip(&ep.admin)
+        .filter_map(|(role, url)| Some((role, url.as_deref()?)))
+        .collect();
+    let probe = bench::StatementProbe::connect(&servers, bench::statements::TOP_N).await;
     let mut extra = serde_json::json!({
         "mix": spec.mix,
         "append_mode": append_mode_name(spec.append_mode),
@@ -184,13 +228,39 @@ pub async fn run(
     }
     let counter = crate::db::connect(ep.primary_app(), CONNECT).await?;
     let before = count_events(&counter).await?;
+    let app_role: String = counter
+        .query_one("SELECT current_user::text", &[])
+        .await?
+        .get(0);
+    // The last step before the load: from here every way out resets it.
+    let explain = match hooks.explain_slow {
+        Some(t) => Some(explain::ExplainSlow::enable(pair, t).await?),
+        None => None,
+    };
+    let probe = match &explain {
+        Some(e) => probe.with_log_markers(e.token.clone(), e.threshold_ms as f64),
+        None => probe,
+    };
     let run_hooks = RunHooks {
         sampler: Some(sampler),
+        statements: Some(probe),
         stop: hooks.stop,
         progress: hooks.progress,
         extra,
     };
-    let mut result = bench::run(f, options, run_hooks).await?;
+    let measured = bench::run(f, options, run_hooks).await;
+    if let Some(e) = &explain {
+        if let Err(err) = e.disable().await {
+            eprintln!("{}", e.leftover_warning(&err));
+        }
+    }
+    let mut result = measured?;
+    if let Some(st) = result.statements.as_mut() {
+        st.app_role = Some(app_role);
+    }
+    if let Some(e) = &explain {
+        e.read_plans(pair, &mut result).await;
+    }
     match verify(ep, before, result.summary.acknowledged_events).await {
         Ok(v) => result.verification = Some(v),
         Err(e) => eprintln!("warning: the end-of-run verification could not run: {e:#}"),

@@ -4,10 +4,12 @@
 //! engine's `Outcome` (rejections and conflicts are outcomes, not errors).
 
 use super::events::{book_id, reader_id, LENT, RETURNED};
-use super::library::{AppendMode, CommandOutcome, CommandResult, Library, RetryPolicy, Routing};
+use super::library::{
+    AppendMode, CommandOutcome, CommandResult, Library, RetryPolicy, Route, Routing,
+};
 use super::store::EventStore;
 use super::WorkloadError;
-use crate::bench::{MixEntry, Outcome, Worker, WorkerFactory};
+use crate::bench::{MixEntry, Outcome, SessionPlans, Worker, WorkerFactory};
 use async_trait::async_trait;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -511,6 +513,27 @@ impl Worker for LibraryWorker {
                 message: error_chain(&e),
             },
         }
+    }
+
+    async fn plan_counts(&mut self) -> Option<Result<Vec<SessionPlans>, String>> {
+        let mut out = Vec::new();
+        for (route, server) in [(Route::Primary, "primary"), (Route::Replica, "replica")] {
+            let counts = match self.library.store(route).plan_counts().await {
+                Ok(c) => c,
+                Err(e) => return Some(Err(error_chain(&e))),
+            };
+            out.extend(
+                counts
+                    .into_iter()
+                    .map(|(statement, generic, custom)| SessionPlans {
+                        server: server.to_string(),
+                        statement,
+                        generic_plans: generic,
+                        custom_plans: custom,
+                    }),
+            );
+        }
+        Some(Ok(out))
     }
 }
 

@@ -22,7 +22,7 @@ pub use library::{
     lend_filter, AppendMode, CommandOutcome, CommandResult, Library, RetryPolicy, Route, Routing,
 };
 pub use rules::{Rejection, Verdict};
-pub use schema::{install_schema, EVENT_INDEXES};
+pub use schema::{install_schema, install_statement_stats, StatementStats, EVENT_INDEXES};
 pub use seed::{seed, seed_with, seed_with_progress, SeedOptions, SeedReport};
 pub use store::{append_one_sql, append_sql, query_sql, EventStore, Guard, Snapshot};
 pub use verify::{verify_streams, Streams, ViolationKind, Violations};

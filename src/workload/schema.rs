@@ -43,6 +43,42 @@ pub async fn install_schema(client: &Client) -> Result<(), WorkloadError> {
     create_event_indexes(client).await
 }
 
+/// What [`install_statement_stats`] found or did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatementStats {
+    /// The server does not load the library: nothing to create.
+    NotPreloaded,
+    /// Already in the database.
+    Present,
+    Created,
+}
+
+/// Creates `pg_stat_statements` in the connection's database when the
+/// server loads its library (the profiles that preload it expect the
+/// view to be there). Idempotent. Needs a superuser: the extension is not
+/// trusted.
+pub async fn install_statement_stats(admin: &Client) -> Result<StatementStats, WorkloadError> {
+    let row = admin
+        .query_one(
+            "SELECT current_setting($1), EXISTS (SELECT 1 FROM pg_extension WHERE extname = $2)",
+            &[&"shared_preload_libraries", &"pg_stat_statements"],
+        )
+        .await
+        .map_err(db("reading shared_preload_libraries"))?;
+    let (preload, present): (String, bool) = (row.get(0), row.get(1));
+    if !crate::bench::statements::preloads(&preload, "pg_stat_statements") {
+        return Ok(StatementStats::NotPreloaded);
+    }
+    if present {
+        return Ok(StatementStats::Present);
+    }
+    admin
+        .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .await
+        .map_err(db("creating the extension pg_stat_statements"))?;
+    Ok(StatementStats::Created)
+}
+
 pub(crate) async fn create_tables(client: &Client) -> Result<(), WorkloadError> {
     client
         .batch_execute(TABLES)

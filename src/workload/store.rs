@@ -455,6 +455,37 @@ impl EventStore {
         Ok(n > 0)
     }
 
+    /// This connection's prepared statements (its own only: that is all
+    /// `pg_prepared_statements` shows) with how often each used a generic
+    /// and a custom plan (PostgreSQL 14+). Read once after a run, never
+    /// between operations.
+    pub async fn plan_counts(&self) -> Result<Vec<(String, i64, i64)>, WorkloadError> {
+        // The simple protocol prepares nothing, so this query is not among
+        // the statements it lists.
+        let messages = self
+            .client
+            .simple_query(
+                "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements \
+                 WHERE NOT from_sql ORDER BY statement",
+            )
+            .await
+            .map_err(db("reading pg_prepared_statements"))?;
+        let count = |r: &tokio_postgres::SimpleQueryRow, i: usize| -> i64 {
+            r.get(i).and_then(|v| v.parse().ok()).unwrap_or(0)
+        };
+        Ok(messages
+            .iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => Some((
+                    r.get(0).unwrap_or_default().to_string(),
+                    count(r, 1),
+                    count(r, 2),
+                )),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// Runs a transaction-control or locking statement (BEGIN, COMMIT…).
     pub async fn control(&self, sql: &str) -> Result<(), WorkloadError> {
         self.client

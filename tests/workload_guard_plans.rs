@@ -252,6 +252,34 @@ async fn guard_plans(profile: &str, events: u64) {
             }
         }
     }
+    // Which plan PostgreSQL itself chooses for the original's append as
+    // estune prepares it: twelve appends on the recent boundary (rolled
+    // back), then the statement's counts. Printed, not asserted: the
+    // choice is the server's and differs by profile.
+    let read_max = s.query(&recent).await.unwrap().1;
+    let probe = NewEvent::new("PlanProbe", json!({"Probe": true}));
+    s.control("BEGIN").await.unwrap();
+    for _ in 0..12 {
+        s.append(&recent, read_max, std::slice::from_ref(&probe))
+            .await
+            .unwrap();
+    }
+    s.control("ROLLBACK").await.unwrap();
+    let counts = s
+        .client()
+        .query_one(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements \
+             WHERE statement LIKE 'WITH context AS%'",
+            &[],
+        )
+        .await
+        .unwrap();
+    eprintln!(
+        "{profile:<13} {events:>8} events  the prepared MaxEquals append, 12 executions: \
+         {} generic plans, {} custom",
+        counts.get::<_, i64>(0),
+        counts.get::<_, i64>(1)
+    );
     let plan = |b, g, p| {
         &got.iter()
             .find(|(k, _)| *k == (b, g, p))

@@ -4,7 +4,8 @@
 //! primary and (after replay) the replica, whatever was there before; a
 //! hand change is drift for `health` and a change for `apply --dry-run`;
 //! and a catalog.sql that does not produce the plan's catalog is not kept
-//! and the apply rolls back.
+//! and the apply rolls back. The settings of the application role in its
+//! database are owned the same way (tests/apply_role_settings.rs).
 
 mod support;
 

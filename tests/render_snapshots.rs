@@ -72,3 +72,31 @@ fn client_networks_reach_pg_hba() {
         .unwrap();
     insta::assert_snapshot!("eventstore-network-pg_hba.conf", hba);
 }
+
+/// Application settings in catalog.sql: RESET ALL, then one SET per
+/// setting with its rule, names quoted as identifiers and values as
+/// literals (a quote and a backslash included).
+#[test]
+fn application_settings_reach_catalog_sql() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("app.toml");
+    std::fs::write(
+        &f,
+        "extends = \"eventstore\"\n[application.settings]\nenable_indexscan = false\nplan_cache_mode = \"force_custom_plan\"\ndatestyle = \"ISO, DMY\"\nwork_mem = \"64MB\"\napplication_name = \"it's a\\\\b\"\n",
+    )
+    .unwrap();
+    let p = profile::load(f.to_str().unwrap(), None).unwrap();
+    let cat = Catalog::builtin(15).unwrap();
+    let mut plan = tune::plan(
+        &p,
+        res(4 << 30),
+        res(4 << 30),
+        &estune::inputs::target(&cat),
+    )
+    .unwrap();
+    tune::validate(&mut plan, &cat).unwrap();
+    let sql = Renderer::new(None).unwrap().catalog_sql(&plan).unwrap();
+    let sql = sql.replace(dir.path().to_str().unwrap(), "DIR");
+    let start = sql.find("\n-- Settings of role").unwrap();
+    insta::assert_snapshot!("app-settings-catalog.sql", &sql[start..]);
+}

@@ -2,6 +2,7 @@
 //! state directory (`backups/<time>/<role>/…`), and restoring them — after
 //! a failed apply automatically, or on `apply --rollback`.
 
+use super::app_scope::{self, AppScope};
 use crate::cluster::bringup;
 use crate::cluster::{ops, Backend, ClusterState, Secrets, StateDir};
 use crate::tune::{reloptions, Role};
@@ -10,8 +11,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const FILES: &[&str] = &["postgresql.conf", "pg_hba.conf"];
-/// The catalog state of the event-store relations before the apply, as
-/// `catalog::live` read it: rollback puts it back.
+/// The catalog state before the apply, as `catalog::read` read it: the
+/// event-store relations' and the application role's settings in its
+/// database. Rollback puts it back.
 const CATALOG: &str = "catalog.json";
 /// A backup already rolled back to carries this marker, so the next
 /// rollback goes one further back.
@@ -47,17 +49,26 @@ pub fn save_catalog(backup: &Path, state: &BTreeMap<String, String>) -> anyhow::
         .with_context(|| format!("writing the catalog state to {}", backup.display()))
 }
 
-/// SQL that puts a saved catalog state back on the schema's relations:
+/// SQL that puts a saved catalog state back: on the schema's relations
 /// every storage parameter PostgreSQL `major` has is reset, the saved ones
-/// set again, and every column gets its saved target or -1. Names must be
-/// the schema's and the parameters `reloptions` knows, so that nothing
-/// read from a file reaches SQL as an identifier; values are quoted
-/// literals (ALTER … SET takes no bound parameters).
-fn restore_sql(saved: &BTreeMap<String, String>, major: u32) -> Result<String, String> {
+/// set again, and every column gets its saved target or -1; the role
+/// settings of `scope` are reset and the saved ones set again. Relation
+/// names must be the schema's and the parameters `reloptions` knows, so
+/// that nothing read from a file reaches SQL as an identifier unchecked;
+/// values are quoted literals (ALTER … SET takes no bound parameters).
+fn restore_sql(
+    saved: &BTreeMap<String, String>,
+    major: u32,
+    scope: &AppScope,
+) -> Result<String, String> {
     let schema = crate::tune::schema();
     let mut set: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let mut targets: BTreeMap<(&str, &str), i32> = BTreeMap::new();
-    for (key, value) in saved {
+    let (roles, relations): (BTreeMap<String, String>, BTreeMap<String, String>) = saved
+        .clone()
+        .into_iter()
+        .partition(|(k, _)| app_scope::split_key(k).is_some());
+    for (key, value) in &relations {
         let (rel, rest) = key.split_once('.').unwrap_or((key, ""));
         let s = schema.iter().find(|s| s.name == rel).ok_or_else(|| {
             format!("`{key}`: `{rel}` is not a relation of the event-store schema")
@@ -113,6 +124,7 @@ fn restore_sql(saved: &BTreeMap<String, String>, major: u32) -> Result<String, S
             ));
         }
     }
+    sql.push_str(&app_scope::restore_sql(&roles, scope)?);
     Ok(sql)
 }
 
@@ -130,8 +142,12 @@ async fn restore_catalog(
     }
     let saved: BTreeMap<String, String> = serde_json::from_str(&std::fs::read_to_string(&file)?)
         .with_context(|| format!("reading {}", file.display()))?;
-    let sql =
-        restore_sql(&saved, state.major).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let scope = AppScope {
+        role: state.app_user.clone(),
+        database: state.database.clone(),
+    };
+    let sql = restore_sql(&saved, state.major, &scope)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let node = state.node(Role::Primary);
     let dsn = bringup::conninfo(
         node.host_port,
@@ -140,11 +156,14 @@ async fn restore_catalog(
         &state.database,
     );
     let mut client = crate::db::connect(&dsn, std::time::Duration::from_secs(5)).await?;
+    let label = format!("primary 127.0.0.1:{}", node.host_port);
+    let catalog = crate::catalog::Catalog::from_client(&client, &label).await?;
     let tx = client.transaction().await?;
     tx.batch_execute(&sql)
         .await
         .context("putting the previous catalog state back on the primary")?;
-    let wrong = super::catalog::diff(&saved, &super::catalog::read(&tx).await?);
+    let live = super::catalog::read(&tx, &catalog).await?;
+    let wrong = super::catalog::diff(&saved, &live, &scope);
     if !wrong.is_empty() {
         anyhow::bail!(
             "the previous catalog state did not come back, so it was not kept:\n  {}",
@@ -323,6 +342,13 @@ pub async fn rollback(
 mod tests {
     use std::collections::BTreeMap;
 
+    fn scope() -> super::AppScope {
+        super::AppScope {
+            role: "eventstore".into(),
+            database: "eventstore".into(),
+        }
+    }
+
     fn saved(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
             .iter()
@@ -337,8 +363,10 @@ mod tests {
                 ("events.fillfactor", "98"),
                 ("idx_events_payload_gin.fastupdate", "off"),
                 ("events.payload:statistics", "200"),
+                ("eventstore@eventstore:enable_indexscan", "off"),
             ]),
             15,
+            &scope(),
         )
         .unwrap();
         for line in [
@@ -349,17 +377,22 @@ mod tests {
             "ALTER INDEX IF EXISTS idx_events_payload_gin RESET (fastupdate, gin_pending_list_limit);",
             "ALTER INDEX IF EXISTS idx_events_payload_gin SET (fastupdate = 'off');",
             "ALTER TABLE IF EXISTS snapshots ALTER COLUMN created_at SET STATISTICS -1;",
+            "ALTER ROLE \"eventstore\" IN DATABASE \"eventstore\" RESET ALL;\nALTER ROLE \"eventstore\" IN DATABASE \"eventstore\" SET \"enable_indexscan\" TO 'off';\n",
         ] {
             assert!(sql.contains(line), "{line}\n{sql}");
         }
         assert!(!sql.contains("autovacuum_vacuum_max_threshold"), "{sql}");
-        assert!(super::restore_sql(&saved(&[]), 18)
+        assert!(super::restore_sql(&saved(&[]), 18, &scope())
             .unwrap()
             .contains("autovacuum_vacuum_max_threshold"));
 
         // A quote in a value stays inside the literal.
-        let sql =
-            super::restore_sql(&saved(&[("events.vacuum_index_cleanup", "a'b")]), 15).unwrap();
+        let sql = super::restore_sql(
+            &saved(&[("events.vacuum_index_cleanup", "a'b")]),
+            15,
+            &scope(),
+        )
+        .unwrap();
         assert!(
             sql.contains("SET (vacuum_index_cleanup = 'a''b');"),
             "{sql}"
@@ -384,9 +417,14 @@ mod tests {
                 "not a statistics target",
             ),
             ("idx_events_payload_gin.fillfactor", "90", "does not know"),
+            (
+                "other@eventstore:enable_seqscan",
+                "off",
+                "not a setting of role eventstore in database eventstore",
+            ),
         ];
         for (key, value, want) in refused {
-            let err = super::restore_sql(&saved(&[(key, value)]), 15).unwrap_err();
+            let err = super::restore_sql(&saved(&[(key, value)]), 15, &scope()).unwrap_err();
             assert!(err.contains(want), "{key}: {err}");
         }
     }

@@ -1,9 +1,12 @@
-//! The catalog state a profile owns on the event-store relations: storage
+//! The catalog state a profile owns: on the event-store relations, storage
 //! parameters (`pg_class.reloptions`) and column statistics targets
-//! (`pg_attribute.attstattarget`). Live and planned state come out in one
-//! form, so apply verifies catalog.sql with it, the diff shows it, and
-//! health reports drift from it.
+//! (`pg_attribute.attstattarget`); for the application's role in its
+//! database, its settings (`pg_db_role_setting`, see [`super::app_scope`]).
+//! Live and planned state come out in one form, so apply verifies
+//! catalog.sql with it, the diff shows it, and health reports drift from it.
 
+use super::app_scope::{self, AppScope};
+use crate::catalog::{Catalog, CatalogError};
 use crate::tune::{self, reloptions, Plan, SchemaRelation};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,18 +17,26 @@ use tokio_postgres::{Client, GenericClient};
 const STATISTICS: &str = ":statistics";
 
 #[derive(Debug, Error)]
-#[error("cannot read {what} of the event-store tables and indexes")]
-pub struct ReadError {
-    what: &'static str,
-    #[source]
-    source: tokio_postgres::Error,
+pub enum ReadError {
+    #[error("cannot read {what}")]
+    Query {
+        what: &'static str,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// The parameter catalog that role settings are normalised with.
+    #[error("cannot read the parameter catalog to compare role settings with")]
+    Catalog(#[source] CatalogError),
 }
 
 /// The live catalog state of the event-store relations, keyed as
 /// `relation.parameter` for storage parameters (`events.fillfactor` →
 /// `"98"`, `idx_events_payload_gin.fastupdate` → `"off"`) and
 /// `relation.column:statistics` for statistics targets
-/// (`events.payload:statistics` → `"200"`).
+/// (`events.payload:statistics` → `"200"`); and the role settings that
+/// reach a session in the connection's database, keyed
+/// `role@database:setting` (`eventstore@eventstore:enable_indexscan` →
+/// `"off"`), `*` for every role or every database.
 ///
 /// Only what is not at PostgreSQL's default is returned: a storage
 /// parameter when `pg_class.reloptions` names it (even at a value equal to
@@ -35,10 +46,20 @@ pub struct ReadError {
 /// booleans `on`/`off` whatever was written (`false`, `of`), numbers their
 /// shortest decimal (`5e-2` → `0.05`). Relations resolve through the
 /// connection's search_path, as catalog.sql's statements do; a relation
-/// that does not exist contributes nothing. Read the primary or, after it
-/// replayed, the replica: the catalog is the same on both.
+/// that does not exist contributes nothing. Role settings are normalised
+/// the same way, with the server's own parameter catalog (read only when
+/// there are some). Read the primary or, after it replayed, the replica:
+/// the catalog is the same on both.
 pub async fn live(client: &Client) -> Result<BTreeMap<String, String>, ReadError> {
-    Ok(read(client).await?.values)
+    let mut live = read_relations(client).await?;
+    let raw = read_role_settings(client).await?;
+    if !raw.is_empty() {
+        let catalog = Catalog::from_client(client, "the server")
+            .await
+            .map_err(ReadError::Catalog)?;
+        add_role_settings(&mut live, raw, &catalog);
+    }
+    Ok(live.values)
 }
 
 /// What [`live`] returns, plus which relations of the schema exist, so
@@ -58,11 +79,40 @@ impl LiveCatalog {
 }
 
 /// [`live`] with the relations that exist, through any client (a
-/// transaction sees what catalog.sql changed before it commits).
-pub async fn read(client: &impl GenericClient) -> Result<LiveCatalog, ReadError> {
+/// transaction sees what catalog.sql changed before it commits); role
+/// settings normalised with `catalog`, the server's.
+pub async fn read(
+    client: &impl GenericClient,
+    catalog: &Catalog,
+) -> Result<LiveCatalog, ReadError> {
+    let mut live = read_relations(client).await?;
+    let raw = read_role_settings(client).await?;
+    add_role_settings(&mut live, raw, catalog);
+    Ok(live)
+}
+
+async fn read_role_settings(
+    client: &impl GenericClient,
+) -> Result<Vec<app_scope::RawSetting>, ReadError> {
+    app_scope::read_raw(client)
+        .await
+        .map_err(|source| ReadError::Query {
+            what: "the role settings (pg_db_role_setting)",
+            source,
+        })
+}
+
+fn add_role_settings(live: &mut LiveCatalog, raw: Vec<app_scope::RawSetting>, catalog: &Catalog) {
+    for s in raw {
+        let value = app_scope::normalize(catalog, &s.name, &s.raw);
+        live.values.insert(s.key, value);
+    }
+}
+
+async fn read_relations(client: &impl GenericClient) -> Result<LiveCatalog, ReadError> {
     let schema = tune::schema();
     let names: Vec<&str> = schema.iter().map(|s| s.name).collect();
-    let err = |what| move |source| ReadError { what, source };
+    let err = |what| move |source| ReadError::Query { what, source };
     // quote_ident + to_regclass: the fixed names resolve through the
     // search_path like the unqualified names in catalog.sql.
     let rels = client
@@ -72,7 +122,9 @@ pub async fn read(client: &impl GenericClient) -> Result<LiveCatalog, ReadError>
             &[&names],
         )
         .await
-        .map_err(err("the storage parameters (pg_class.reloptions)"))?;
+        .map_err(err(
+            "the storage parameters of the event-store tables and indexes (pg_class.reloptions)",
+        ))?;
     let mut live = LiveCatalog::default();
     for row in rels {
         let name: String = row.get(0);
@@ -99,7 +151,9 @@ pub async fn read(client: &impl GenericClient) -> Result<LiveCatalog, ReadError>
             &[&names],
         )
         .await
-        .map_err(err("the statistics targets (pg_attribute.attstattarget)"))?;
+        .map_err(err(
+            "the statistics targets of the event-store tables (pg_attribute.attstattarget)",
+        ))?;
     for row in stats {
         let (rel, column, target): (String, String, i32) = (row.get(0), row.get(1), row.get(2));
         live.values
@@ -108,11 +162,12 @@ pub async fn read(client: &impl GenericClient) -> Result<LiveCatalog, ReadError>
     Ok(live)
 }
 
-/// The catalog state `plan` gives the schema, keyed and normalised as
-/// [`live`] reads it: what the plan does not set is absent (at default).
+/// The catalog state `plan` gives the schema and its application role,
+/// keyed and normalised as [`live`] reads it: what the plan does not set
+/// is absent (at default, or no role setting).
 pub fn planned(plan: &Plan) -> BTreeMap<String, String> {
     let schema = tune::schema();
-    let mut out = BTreeMap::new();
+    let mut out = app_scope::planned(plan);
     for rel in &plan.relations {
         let Some(s) = schema.iter().find(|s| s.name == rel.name) else {
             continue;
@@ -135,43 +190,75 @@ pub fn planned(plan: &Plan) -> BTreeMap<String, String> {
 /// One catalog value that differs between the live server and the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CatalogChange {
-    /// `relation.parameter` or `relation.column:statistics`, as [`live`].
+    /// `relation.parameter`, `relation.column:statistics` or
+    /// `role@database:setting`, as [`live`].
     pub key: String,
+    /// The table or index, or `role R in database D` for a role setting.
     pub relation: String,
-    /// The storage parameter, or `column statistics`.
+    /// The storage parameter, `column statistics`, or the role setting.
     pub parameter: String,
-    /// The value, or `default` when PostgreSQL's default applies.
+    /// The value; `default` when PostgreSQL's default applies, `not set`
+    /// for a role setting there is none of.
     pub live: String,
     pub planned: String,
 }
 
-/// Live against planned, for the relations that exist: what catalog.sql
-/// would change (before it runs), or what it failed to (after).
-pub fn diff(planned: &BTreeMap<String, String>, live: &LiveCatalog) -> Vec<CatalogChange> {
+/// Live against planned, for the relations that exist and the role
+/// settings of `scope` (the plan's application role in its database, the
+/// only ones catalog.sql changes): what catalog.sql would change (before
+/// it runs), or what it failed to (after).
+pub fn diff(
+    planned: &BTreeMap<String, String>,
+    live: &LiveCatalog,
+    scope: &AppScope,
+) -> Vec<CatalogChange> {
     let keys: BTreeSet<&String> = planned.keys().chain(live.values.keys()).collect();
     let mut changes: Vec<CatalogChange> = keys
         .into_iter()
         .filter_map(|key| {
-            let (relation, parameter) = split_key(key);
-            if !live.present.contains(relation) {
-                return None;
-            }
+            let (relation, parameter) = match scope.setting(key) {
+                Some(setting) => (scope.describe(), setting.to_string()),
+                // Another scope's role setting: not the profile's.
+                None if app_scope::split_key(key).is_some() => return None,
+                None => {
+                    let (relation, parameter) = split_key(key);
+                    if !live.present.contains(relation) {
+                        return None;
+                    }
+                    (relation.to_string(), parameter)
+                }
+            };
             let (l, p) = (live.values.get(key), planned.get(key));
             (l != p).then(|| CatalogChange {
                 key: key.clone(),
-                relation: relation.to_string(),
+                relation,
                 parameter,
                 live: shown(l, key),
                 planned: shown(p, key),
             })
         })
         .collect();
-    // The schema's order (tables, then their indexes) reads better than
-    // the alphabet.
+    // The schema's order (tables, then their indexes, then the role's
+    // settings) reads better than the alphabet.
     let schema = tune::schema();
-    let rank = |r: &str| schema.iter().position(|s: &SchemaRelation| s.name == r);
+    let rank = |r: &str| {
+        schema
+            .iter()
+            .position(|s: &SchemaRelation| s.name == r)
+            .unwrap_or(schema.len())
+    };
     changes.sort_by_key(|c| rank(&c.relation));
     changes
+}
+
+/// What of `live` a profile owns, for a backup: the relations' state and
+/// the role settings of `scope`.
+pub fn owned_state(live: &LiveCatalog, scope: &AppScope) -> BTreeMap<String, String> {
+    live.values
+        .iter()
+        .filter(|(k, _)| scope.setting(k).is_some() || app_scope::split_key(k).is_none())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 fn split_key(key: &str) -> (&str, String) {
@@ -186,6 +273,7 @@ fn split_key(key: &str) -> (&str, String) {
 fn shown(v: Option<&String>, key: &str) -> String {
     match v {
         Some(v) => v.clone(),
+        None if app_scope::split_key(key).is_some() => "not set".into(),
         None if key.ends_with(STATISTICS) => "default (-1)".into(),
         None => "default".into(),
     }
@@ -212,6 +300,7 @@ pub async fn run_verified(
     client: &mut Client,
     sql: &str,
     plan: &Plan,
+    catalog: &Catalog,
     server: &str,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
@@ -224,12 +313,12 @@ pub async fn run_verified(
             "catalog.sql failed on {server}; it runs in one transaction, so none of it was kept"
         )
     })?;
-    let live = read(&tx).await?;
-    let wrong = diff(&planned(plan), &live);
+    let live = read(&tx, catalog).await?;
+    let wrong = diff(&planned(plan), &live, &AppScope::of(plan));
     if !wrong.is_empty() {
         tx.rollback().await.ok();
         anyhow::bail!(
-            "catalog.sql ran on {server}, but the catalog did not end up as profile {} plans it, so none of it was kept:\n  {}\nA planned value that is missing means a catalog.sql.j2 from --templates leaves it out (compare with `estune render -o DIR`); a live value planned as default that stays is one catalog.sql does not reset: RESET it by hand (ALTER TABLE or ALTER INDEX … RESET (name))",
+            "catalog.sql ran on {server}, but the catalog did not end up as profile {} plans it, so none of it was kept:\n  {}\nA planned value that is missing means a catalog.sql.j2 from --templates leaves it out (compare with `estune render -o DIR`); a live value planned as default that stays is one catalog.sql does not reset: RESET it by hand (ALTER TABLE or ALTER INDEX … RESET (name), ALTER ROLE … IN DATABASE … RESET name)",
             plan.profile,
             describe(&wrong).join("\n  ")
         );
@@ -316,7 +405,8 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
         };
-        assert_eq!(diff(&planned, &same), vec![]);
+        let scope = scope();
+        assert_eq!(diff(&planned, &same, &scope), vec![]);
 
         let mut hand = same.clone();
         hand.values.insert("events.fillfactor".into(), "50".into());
@@ -327,7 +417,7 @@ mod tests {
             "idx_events_payload_gin.gin_pending_list_limit".into(),
             "64".into(),
         );
-        let got: Vec<(String, String, String)> = diff(&planned, &hand)
+        let got: Vec<(String, String, String)> = diff(&planned, &hand, &scope)
             .into_iter()
             .map(|c| (format!("{}.{}", c.relation, c.parameter), c.live, c.planned))
             .collect();
@@ -349,6 +439,76 @@ mod tests {
 
         // A relation that does not exist yet has nothing to compare.
         let none = LiveCatalog::default();
-        assert!(diff(&planned, &none).is_empty());
+        assert!(diff(&planned, &none, &scope).is_empty());
+    }
+
+    fn scope() -> AppScope {
+        AppScope {
+            role: "eventstore".into(),
+            database: "eventstore".into(),
+        }
+    }
+
+    #[test]
+    fn role_settings_of_the_applications_scope_are_planned_and_compared() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("p.toml");
+        std::fs::write(
+            &f,
+            "extends = \"stock\"\n[application.settings]\nenable_indexscan = false\nwork_mem = \"65536kB\"\n",
+        )
+        .unwrap();
+        let planned = planned(&plan(f.to_str().unwrap(), 15));
+        assert_eq!(
+            planned,
+            map(&[
+                ("eventstore@eventstore:enable_indexscan", "off"),
+                ("eventstore@eventstore:work_mem", "64MB"),
+            ])
+        );
+        // What reaches the database's sessions from other scopes is read,
+        // but catalog.sql does not own it: no change, and not in a backup.
+        let live = LiveCatalog {
+            present: ["events".to_string()].into(),
+            values: map(&[
+                ("events.fillfactor", "50"),
+                ("eventstore@eventstore:enable_seqscan", "off"),
+                ("eventstore@eventstore:work_mem", "64MB"),
+                ("eventstore@*:enable_bitmapscan", "off"),
+                ("*@eventstore:jit", "off"),
+                ("other@eventstore:jit", "on"),
+                // A role may be named like a relation's key.
+                ("events.fillfactor@eventstore:jit", "on"),
+            ]),
+        };
+        let got: Vec<(String, String, String, String)> = diff(&planned, &live, &scope())
+            .into_iter()
+            .map(|c| (c.relation, c.parameter, c.live, c.planned))
+            .collect();
+        let role = "role eventstore in database eventstore";
+        let want = [
+            ("events", "fillfactor", "50", "default"),
+            (role, "enable_indexscan", "not set", "off"),
+            (role, "enable_seqscan", "off", "not set"),
+        ];
+        let want: Vec<(String, String, String, String)> = want
+            .iter()
+            .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string()))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(
+            owned_state(&live, &scope()),
+            map(&[
+                ("events.fillfactor", "50"),
+                ("eventstore@eventstore:enable_seqscan", "off"),
+                ("eventstore@eventstore:work_mem", "64MB"),
+            ])
+        );
+        // Another role, or the same role in another database, owns other keys.
+        let elsewhere = AppScope {
+            role: "eventstore".into(),
+            database: "other".into(),
+        };
+        assert_eq!(diff(&planned, &live, &elsewhere).len(), 1);
     }
 }

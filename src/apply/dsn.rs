@@ -42,7 +42,7 @@ pub async fn apply_dsn(
         ));
     }
     let place = crate::db::server_label(primary);
-    catalog_diff(&mut report, &servers[0].2, &plan, &place).await?;
+    catalog_diff(&mut report, &servers[0].2, &plan, &catalog, &place).await?;
     if !o.dry_run && !report.catalog.is_empty() {
         report.todo.push("run catalog.sql on the primary's event-store database for the catalog changes (`estune render -o DIR` writes it; psql -f DIR/catalog.sql): estune does not change the catalog of a server it does not manage".into());
     }

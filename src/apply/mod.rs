@@ -6,6 +6,7 @@
 //! the previous files automatically when a server does not come back or
 //! the catalog is wrong — the cluster is never left down.
 
+pub mod app_scope;
 mod backup;
 pub mod catalog;
 pub mod diff;
@@ -45,6 +46,9 @@ pub struct ApplyReport {
     pub catalog: Vec<catalog::CatalogChange>,
     /// Why the catalog was not compared (no event-store tables yet).
     pub catalog_note: Option<String>,
+    /// Set when the application role's settings change: they reach new
+    /// connections only, so the application must reconnect.
+    pub reconnect: Option<String>,
     pub dry_run: bool,
     /// In the order they were changed.
     pub restarted: Vec<Role>,
@@ -137,21 +141,36 @@ async fn connect_app_db(
 }
 
 /// What catalog.sql would change, into the report; a note when the
-/// database has none of the event-store relations to compare. Returns the
-/// live state it compared.
+/// database has none of the event-store relations to compare, and one
+/// when the application role's settings change. Returns the live state it
+/// compared.
 pub(crate) async fn catalog_diff(
     report: &mut ApplyReport,
     client: &tokio_postgres::Client,
     plan: &Plan,
+    server_catalog: &Catalog,
     place: &str,
 ) -> anyhow::Result<catalog::LiveCatalog> {
-    let live = catalog::read(client).await?;
+    let live = catalog::read(client, server_catalog).await?;
     if live.is_empty() {
         report.catalog_note = Some(format!(
             "{place} has no event-store tables yet: catalog.sql skips them (apply again after `estune seed` creates them)"
         ));
     }
-    report.catalog = catalog::diff(&catalog::planned(plan), &live);
+    let scope = app_scope::AppScope::of(plan);
+    report.catalog = catalog::diff(&catalog::planned(plan), &live, &scope);
+    if report
+        .catalog
+        .iter()
+        .any(|c| scope.setting(&c.key).is_some())
+    {
+        // The server reads pg_db_role_setting when a connection starts, so
+        // a pool's open connections keep what they started with.
+        report.reconnect = Some(format!(
+            "settings of role {} in database {} change: new connections of {} get them, connections already open keep their old values; reconnect the application",
+            scope.role, scope.database, scope.role
+        ));
+    }
     Ok(live)
 }
 
@@ -189,7 +208,7 @@ pub async fn apply_managed(
     }
     let app_db = connect_app_db(&state, Role::Primary, &secrets).await?;
     let place = format!("database {} on the primary", state.database);
-    let live_catalog = catalog_diff(&mut report, &app_db, &plan, &place).await?;
+    let live_catalog = catalog_diff(&mut report, &app_db, &plan, &catalog, &place).await?;
     drop(app_db);
     let docker = state.backend == crate::cluster::BackendKind::Docker;
     let memory_changes: Vec<(Role, u64)> = Role::BOTH
@@ -205,7 +224,8 @@ pub async fn apply_managed(
         return Ok(report);
     }
     let backup = backup::save(dir, &state, backend.as_ref()).await?;
-    backup::save_catalog(&backup, &live_catalog.values)?;
+    let scope = app_scope::AppScope::of(&plan);
+    backup::save_catalog(&backup, &catalog::owned_state(&live_catalog, &scope))?;
     report.backup = Some(backup.clone());
     progress(&format!(
         "backed up the current configuration to {}",
@@ -252,7 +272,7 @@ pub async fn apply_managed(
         }
     }
     set_limits(backend.as_ref(), &mut state, &lower, &mut report, progress).await?;
-    if let Err(e) = run_catalog(&state, &secrets, &catalog_sql, &plan).await {
+    if let Err(e) = run_catalog(&state, &secrets, &catalog_sql, &plan, &catalog).await {
         progress(&format!("{e:#}"));
         progress("restoring the previous configuration");
         // The memory limits set so far go on record, so that the rollback
@@ -278,6 +298,7 @@ async fn run_catalog(
     secrets: &Secrets,
     sql: &str,
     plan: &Plan,
+    server_catalog: &Catalog,
 ) -> anyhow::Result<()> {
     let mut client = connect_app_db(state, Role::Primary, secrets).await?;
     let server = format!(
@@ -285,7 +306,7 @@ async fn run_catalog(
         state.node(Role::Primary).host_port,
         state.database
     );
-    catalog::run_verified(&mut client, sql, plan, &server).await
+    catalog::run_verified(&mut client, sql, plan, server_catalog, &server).await
 }
 
 async fn set_limits(
@@ -364,6 +385,18 @@ async fn verify(
     }
     let primary = connect(state.node(Role::Primary), secrets).await?;
     bringup::wait_streaming(&primary, "primary").await?;
+    // The replica gets catalog.sql's changes, the role settings among
+    // them, by replaying the primary's WAL: once it has, its catalog must
+    // be the plan's too.
+    let replica = connect(state.node(Role::Replica), secrets).await?;
+    bringup::wait_replayed(&primary, &replica).await?;
+    let replica_db = connect_app_db(state, Role::Replica, secrets).await?;
+    let live = catalog::read(&replica_db, catalog).await?;
+    let scope = app_scope::AppScope::of(plan);
+    let wrong = catalog::diff(&catalog::planned(plan), &live, &scope);
+    for line in catalog::describe(&wrong) {
+        problems.push(format!("replica, after replaying catalog.sql: {line}"));
+    }
     if !problems.is_empty() {
         bail!("applied, but not every value is in effect (postgresql.auto.conf or the command line may override it):\n  {}", problems.join("\n  "));
     }

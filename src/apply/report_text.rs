@@ -55,24 +55,34 @@ pub fn table(r: &ApplyReport) -> String {
     out
 }
 
-/// The catalog rows: what catalog.sql changes on the primary.
+/// The catalog rows: what catalog.sql changes on the primary, a note when
+/// there are no event tables to compare, and one when the application
+/// role's settings change (they reach new connections only).
 fn catalog(r: &ApplyReport) -> String {
+    let mut out = String::new();
     if let Some(note) = &r.catalog_note {
-        return format!("catalog: {note}\n");
+        out.push_str(&format!("catalog: {note}\n"));
     }
-    if r.catalog.is_empty() {
-        return "no catalog changes: the event tables already have this profile's storage parameters and statistics targets\n".into();
+    if !r.catalog.is_empty() {
+        let mut t = crate::table::new(&["relation", "parameter", "live", "planned"]);
+        for c in &r.catalog {
+            t.add_row(vec![
+                c.relation.clone(),
+                c.parameter.clone(),
+                c.live.clone(),
+                c.planned.clone(),
+            ]);
+        }
+        out.push_str(&format!(
+            "{t}\ncatalog.sql changes these on the primary; the replica follows through WAL\n"
+        ));
+    } else if r.catalog_note.is_none() {
+        out.push_str("no catalog changes: the event tables already have this profile's storage parameters and statistics targets, and the application role its settings\n");
     }
-    let mut t = crate::table::new(&["relation", "parameter", "live", "planned"]);
-    for c in &r.catalog {
-        t.add_row(vec![
-            c.relation.clone(),
-            c.parameter.clone(),
-            c.live.clone(),
-            c.planned.clone(),
-        ]);
+    if let Some(note) = &r.reconnect {
+        out.push_str(&format!("{note}\n"));
     }
-    format!("{t}\ncatalog.sql changes these on the primary; the replica follows through WAL\n")
+    out
 }
 
 pub fn json(r: &ApplyReport) -> String {

@@ -70,27 +70,34 @@ fn record_catalog(config: &mut ConfigCheck, catalog: Result<Vec<CatalogDrift>, S
     }
 }
 
-/// The catalog of the event-store tables and indexes against `plan`'s,
-/// read through `client` (connected to `place`, a database that should
-/// hold them) on `role`. Err says why it was not checked.
+/// The catalog of the event-store tables and indexes, and the settings of
+/// the application role in its database, against `plan`'s, read through
+/// `client` (connected to `place`, a database that should hold the
+/// tables) on `role`, values compared as `catalog` reads them. Err says
+/// why it was not checked.
 async fn catalog_drift_of(
     plan: &crate::tune::Plan,
     role: Role,
     client: &tokio_postgres::Client,
     place: &str,
+    catalog: &Catalog,
 ) -> Result<Vec<CatalogDrift>, String> {
-    let live = apply::catalog::read(client).await.map_err(|e| {
+    let live = apply::catalog::read(client, catalog).await.map_err(|e| {
         format!(
             "catalog not checked on {place}: {:#}",
             anyhow::Error::new(e)
         )
     })?;
-    if live.is_empty() {
+    let scope = apply::app_scope::AppScope::of(plan);
+    let changes = apply::catalog::diff(&apply::catalog::planned(plan), &live, &scope);
+    // Without the tables only the role's settings were compared: their
+    // drift is still worth a warning, their match says nothing of the
+    // tables.
+    if live.is_empty() && changes.is_empty() {
         return Err(format!(
             "catalog not checked: {place} has no event-store tables (events, snapshots) or indexes"
         ));
     }
-    let changes = apply::catalog::diff(&apply::catalog::planned(plan), &live);
     Ok(changes
         .into_iter()
         .map(|c| CatalogDrift {
@@ -169,7 +176,7 @@ async fn plan_of(
     );
     let place = format!("database {} on the {role}", state.database);
     let catalog_drift = match crate::db::connect(&dsn, timeout).await {
-        Ok(c) => catalog_drift_of(&plan, role, &c, &place).await,
+        Ok(c) => catalog_drift_of(&plan, role, &c, &place, &catalog).await,
         Err(e) => Err(format!("catalog not checked: {e}")),
     };
     Ok((plan, drift, catalog_drift))
@@ -246,7 +253,7 @@ pub async fn add_profile_drift(
             .find(|t| t.role == *role)
             .map(|t| crate::db::server_label(&t.dsn))
             .unwrap_or_else(|| role.to_string());
-        let catalog_drift = catalog_drift_of(&plan, *role, client, &place).await;
+        let catalog_drift = catalog_drift_of(&plan, *role, client, &place, &catalog).await;
         Ok::<_, String>((plan, drift, catalog_drift))
     })
     .await

@@ -614,8 +614,26 @@ fn catalog_drift_names_relation_parameter_values_and_the_fix() {
         live: "50".into(),
         planned: "default".into(),
     };
+    let role = CatalogDrift {
+        role: "primary".into(),
+        relation: "role eventstore in database eventstore".into(),
+        parameter: "enable_seqscan".into(),
+        live: "off".into(),
+        planned: "not set".into(),
+    };
     // (profile, managed, drift, note) → (status, value contains, recommendation contains)
     let cases = [
+        (
+            Some("eventstore"),
+            true,
+            vec![hand.clone(), role],
+            None,
+            Some((
+                Warn,
+                "events fillfactor: live 50, planned default; role eventstore in database eventstore enable_seqscan: live off, planned not set",
+                "reconnect the application",
+            )),
+        ),
         (None, true, vec![hand.clone()], None, None),
         (
             Some("stock"),

@@ -364,7 +364,8 @@ pub struct ConfigCheck {
     /// Why drift was not checked.
     pub drift_note: Option<String>,
     /// Storage parameters and statistics targets of the event-store
-    /// tables and indexes that differ from that plan's catalog.sql.
+    /// tables and indexes, and settings of the application role in its
+    /// database, that differ from that plan's catalog.sql.
     pub catalog_drift: Vec<CatalogDrift>,
     /// Why the catalog was not checked.
     pub catalog_note: Option<String>,
@@ -375,10 +376,12 @@ pub struct CatalogDrift {
     /// Where it was read (the primary, or the replica when the primary
     /// does not answer: the catalog is the same on both).
     pub role: String,
+    /// The table or index, or `role R in database D`.
     pub relation: String,
-    /// A storage parameter, or `column statistics`.
+    /// A storage parameter, `column statistics`, or a role setting.
     pub parameter: String,
-    /// The value, or `default` (`default (-1)` for a statistics target).
+    /// The value, or `default` (`default (-1)` for a statistics target,
+    /// `not set` for a role setting).
     pub live: String,
     pub planned: String,
 }

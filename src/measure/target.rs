@@ -5,7 +5,6 @@
 
 use super::{Pair, CONNECT};
 use crate::bench::{ServerInfo, Target};
-use std::collections::BTreeMap;
 use tokio_postgres::Client;
 
 /// Settings that say where this pair lives (ports, paths, connection
@@ -90,8 +89,11 @@ async fn server(c: &Client, role: &str, memory: Option<u64>) -> anyhow::Result<S
         .iter()
         .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
         .collect();
-    let mut catalog = crate::apply::catalog::live(c).await?;
-    catalog.extend(role_settings(c).await?);
+    // The event store's catalog tuning and every role setting that can
+    // reach a session in this database (the application role's, which a
+    // profile owns, and those of wider scopes, which can change what the
+    // run measured as much), read and normalised as apply and health do.
+    let catalog = crate::apply::catalog::live(c).await?;
     Ok(ServerInfo {
         role: role.to_string(),
         version,
@@ -100,26 +102,4 @@ async fn server(c: &Client, role: &str, memory: Option<u64>) -> anyhow::Result<S
         settings,
         catalog,
     })
-}
-
-/// `ALTER ROLE … [IN DATABASE …] SET` and `ALTER DATABASE … SET`, keyed
-/// `role@database:setting` (`*` for all roles or all databases).
-async fn role_settings(c: &Client) -> anyhow::Result<BTreeMap<String, String>> {
-    let rows = c
-        .query(
-            "SELECT coalesce(r.rolname, '*'), coalesce(d.datname, '*'), unnest(s.setconfig)
-               FROM pg_db_role_setting s
-               LEFT JOIN pg_roles r ON r.oid = s.setrole
-               LEFT JOIN pg_database d ON d.oid = s.setdatabase",
-            &[],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| {
-            let (role, db, kv): (String, String, String) = (r.get(0), r.get(1), r.get(2));
-            let (k, v) = kv.split_once('=')?;
-            Some((format!("{role}@{db}:{k}"), v.to_string()))
-        })
-        .collect())
 }

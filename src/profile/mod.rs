@@ -1,15 +1,17 @@
 //! Workload profiles: the TOML model, `extends`, and validation with errors
 //! that name the file, line, column and key. Never talks to a server.
 
+mod application;
 mod load;
 mod model;
 mod resolve;
 
+pub use application::{is_parameter_name, Application};
 pub use load::{available, BUILTIN};
 pub use model::{Method, Storage, SynchronousCommit};
 pub use resolve::{
-    Access, Durability, Located, Origin, Profile, Resources, RoleProfile, TableProfile, Workload,
-    COLUMNS, INDEXES, TABLES,
+    is_identifier, Access, Durability, Located, Origin, Profile, Resources, RoleProfile,
+    TableProfile, Workload, COLUMNS, INDEXES, TABLES,
 };
 
 use std::path::{Path, PathBuf};

@@ -175,6 +175,17 @@ pub struct ProfileLayer {
     pub tables: Option<BTreeMap<String, TableLayer>>,
     /// Storage parameters per index of the schema.
     pub indexes: Option<BTreeMap<String, BTreeMap<String, RawValue>>>,
+    /// What the application's own sessions get.
+    pub application: Option<ApplicationLayer>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationLayer {
+    /// Defaults of the sessions of `access.app_user` in `access.database`
+    /// (`ALTER ROLE … IN DATABASE … SET`), on the primary and the replica:
+    /// the narrowest scope for a setting only this workload needs.
+    pub settings: Option<BTreeMap<String, RawValue>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

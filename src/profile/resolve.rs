@@ -2,6 +2,7 @@
 //! one validated profile with defaults filled in. Every value that a later
 //! error may point at keeps its origin (file, line, column, key).
 
+use super::application::Application;
 use super::load::SourceFile;
 use super::model::*;
 use super::ProfileError;
@@ -51,6 +52,8 @@ pub struct Profile {
     pub replica: RoleProfile,
     pub tables: BTreeMap<String, TableProfile>,
     pub indexes: BTreeMap<String, BTreeMap<String, Located<Value>>>,
+    /// Defaults of the application role's sessions in its database.
+    pub application: Application,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -181,6 +184,7 @@ pub fn resolve(files: &[SourceFile]) -> Result<Profile, ProfileError> {
         replica: default_role(),
         tables: BTreeMap::new(),
         indexes: BTreeMap::new(),
+        application: Application::default(),
     };
     for file in files.iter().rev() {
         apply_layer(&mut p, file)?;
@@ -188,12 +192,12 @@ pub fn resolve(files: &[SourceFile]) -> Result<Profile, ProfileError> {
     Ok(p)
 }
 
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     file: &'a SourceFile,
 }
 
 impl Ctx<'_> {
-    fn origin(&self, span: std::ops::Range<usize>, key: String) -> Origin {
+    pub(super) fn origin(&self, span: std::ops::Range<usize>, key: String) -> Origin {
         let (line, col) = line_col(&self.file.text, span.start);
         Origin {
             file: self.file.label.clone(),
@@ -210,7 +214,11 @@ impl Ctx<'_> {
         }
     }
 
-    fn located_value(&self, raw: &RawValue, key: String) -> Result<Located<Value>, ProfileError> {
+    pub(super) fn located_value(
+        &self,
+        raw: &RawValue,
+        key: String,
+    ) -> Result<Located<Value>, ProfileError> {
         let at = self.origin(raw.span(), key);
         let value = Value::from_toml(raw.get_ref()).map_err(|m| ProfileError::Invalid {
             at: at.to_string(),
@@ -270,6 +278,9 @@ fn apply_layer(p: &mut Profile, file: &SourceFile) -> Result<(), ProfileError> {
             let v = cx.located_value(raw, format!("indexes.{index}.{k}"))?;
             entry.insert(k.clone(), v);
         }
+    }
+    if let Some(a) = &l.application {
+        super::application::apply(&cx, &mut p.application, a)?;
     }
     Ok(())
 }

@@ -78,7 +78,37 @@ pub fn explain(plan: &Plan, roles: &[Role]) -> String {
             "\ncatalog tuning (catalog.sql, applied on the primary):\n{t}\n"
         ));
     }
+    out.push_str(&app_settings(plan));
     out
+}
+
+/// The application role's settings: what its new sessions get.
+fn app_settings(plan: &Plan) -> String {
+    let a = &plan.access;
+    let title = format!(
+        "settings of role {} in database {} (catalog.sql: ALTER ROLE … IN DATABASE … SET, read by each new connection of the role)",
+        a.app_user, a.database
+    );
+    if plan.app_settings.is_empty() {
+        return format!("\n{title}: none; catalog.sql resets any there are\n");
+    }
+    let mut t = crate::table::new(&["setting", "value", "default", "rule"]);
+    for s in &plan.app_settings {
+        let mut rule = s.rule.clone();
+        if let Some(n) = source_note(&s.source) {
+            rule = format!("{rule}; {n}");
+        }
+        t.add_row(vec![
+            s.name.clone(),
+            s.value.to_plain(),
+            s.checked
+                .as_ref()
+                .and_then(|c| c.default.clone())
+                .unwrap_or_default(),
+            rule,
+        ]);
+    }
+    format!("\n{title}:\n{t}\n")
 }
 
 /// The plan as versioned JSON.

@@ -2,7 +2,9 @@
 //! each overridable by a file of the same name in `--templates DIR`. It
 //! formats a plan; it never computes a value.
 
+mod app;
 mod explain;
+pub use app::{literal, quote_ident};
 pub use explain::{explain, plan_json};
 
 use crate::tune::{OwnedRelation, Plan, RelSetting, RelationKind, Role, RolePlan, Setting, Source};
@@ -117,6 +119,7 @@ impl Renderer {
         v.sets_no_catalog = owned
             .iter()
             .all(|r| r.options.is_empty() && r.statistics.is_empty());
+        v.app = Some(app::view(plan).map_err(RenderError::Catalog)?);
         self.render("catalog.sql.j2", v)
     }
 }
@@ -130,6 +133,8 @@ struct View<'a> {
     relations: Vec<RelView>,
     /// The plan sets no storage parameter or statistics target at all.
     sets_no_catalog: bool,
+    /// The application role's settings (catalog.sql only).
+    app: Option<app::AppView>,
 }
 
 #[derive(Serialize)]
@@ -324,5 +329,6 @@ fn view(plan: &Plan, role: Option<Role>) -> View<'_> {
             })
             .collect(),
         sets_no_catalog: plan.relations.is_empty(),
+        app: None,
     }
 }

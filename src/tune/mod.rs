@@ -1,6 +1,7 @@
 //! Pure recommenders, one per group of settings, and the memory budget:
 //! profile + resources + target server → a `Plan` for both roles. No I/O.
 
+mod application;
 mod autovacuum;
 mod bgwriter;
 pub mod budget;
@@ -18,6 +19,7 @@ mod tables;
 mod validate;
 mod wal;
 
+pub use application::AppSettings;
 pub use builder::Target;
 pub use plan::*;
 pub use tables::{owned, schema, OwnedRelation, SchemaRelation};
@@ -156,6 +158,10 @@ pub fn plan(
         });
     }
     let relations = tables::plan(profile, major)?;
+    // No method recommends an application setting: each needs a
+    // measurement of this workload that justifies it in its rule, and a
+    // recommender records one through `AppSettings::set`.
+    let app_settings = AppSettings::with_overrides(&profile.application).into_vec();
     let mut plan = Plan {
         profile: profile.name.clone(),
         profile_files: profile.files.clone(),
@@ -165,6 +171,7 @@ pub fn plan(
         access: profile.access.clone(),
         roles,
         relations,
+        app_settings,
         hash: String::new(),
     };
     plan.hash = hash(&plan);
@@ -223,9 +230,22 @@ pub fn hash(plan: &Plan) -> String {
             h.update(format!("\n{}={}", s.name, s.value.to_conf()));
         }
     }
+    // Only when there are some, so that a plan without them keeps the
+    // hash it had before estune planned them. Names in lower case: the
+    // catalog's spelling (`DateStyle`) arrives with validation, and the
+    // hash must not change with it.
+    if !plan.app_settings.is_empty() {
+        h.update(format!("\napplication {}@{}", a.app_user, a.database));
+        for s in &plan.app_settings {
+            let name = s.name.to_ascii_lowercase();
+            h.update(format!("\n{name}={}", s.value.to_conf()));
+        }
+    }
     let digest = h.finalize();
     digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
+#[cfg(test)]
+mod app_tests;
 #[cfg(test)]
 mod tests;

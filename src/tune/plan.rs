@@ -156,6 +156,35 @@ pub struct RelationPlan {
     pub statistics: Vec<RelSetting>,
 }
 
+/// A default of the application role's sessions in the event store's
+/// database (`ALTER ROLE app IN DATABASE db SET name TO value`), on both
+/// servers: the role settings live in a shared catalog the replica
+/// replays. Each new connection of the role reads them when it starts.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppSetting {
+    /// The parameter's name; catalog validation gives it the server's own
+    /// spelling (`datestyle` → `DateStyle`), as pg_db_role_setting keeps it.
+    pub name: String,
+    pub value: Value,
+    pub rule: String,
+    pub source: Source,
+    /// Filled in by catalog validation.
+    pub checked: Option<AppChecked>,
+}
+
+/// What the catalog says about an application setting.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppChecked {
+    /// `user` or `superuser`: the only contexts a role setting can carry.
+    pub context: Context,
+    /// PostgreSQL's built-in default, in human units.
+    pub default: Option<String>,
+    /// The value as a session shows it, in one spelling (`off`, `64MB`,
+    /// `1.1`): how apply and health compare it with what
+    /// pg_db_role_setting holds, whatever spelling was written there.
+    pub shown: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub profile: String,
@@ -168,6 +197,9 @@ pub struct Plan {
     pub access: crate::profile::Access,
     pub roles: Vec<RolePlan>,
     pub relations: Vec<RelationPlan>,
+    /// Settings of `access.app_user` in `access.database`; rendered into
+    /// catalog.sql, which resets every other one of that role and database.
+    pub app_settings: Vec<AppSetting>,
     /// sha256 over every value of the plan; two plans with the same hash
     /// configure the servers identically.
     pub hash: String,

@@ -496,9 +496,10 @@ fn config(o: &mut Out, c: &ConfigCheck) {
     catalog_drift(o, c);
 }
 
-/// The storage parameters and statistics targets of the event tables
-/// against the profile's catalog.sql: a hand change, or what another
-/// profile left, makes a comparison run on a catalog it does not name.
+/// The storage parameters and statistics targets of the event tables, and
+/// the settings of the application role in its database, against the
+/// profile's catalog.sql: a hand change, or what another profile left,
+/// makes a comparison run on a catalog it does not name.
 fn catalog_drift(o: &mut Out, c: &ConfigCheck) {
     let check = "catalog_drift";
     let Some(p) = &c.profile else { return };
@@ -509,7 +510,7 @@ fn catalog_drift(o: &mut Out, c: &ConfigCheck) {
     let (st, v) = match c.catalog_drift.is_empty() {
         true => (
             Status::Ok,
-            format!("event tables' storage parameters and statistics targets match profile {p}"),
+            format!("event tables' storage parameters and statistics targets, and the application role's settings, match profile {p}"),
         ),
         false => (
             Status::Warn,
@@ -530,7 +531,7 @@ fn catalog_drift(o: &mut Out, c: &ConfigCheck) {
         false => format!("run the catalog.sql of `estune render --profile {p} -o DIR` on the primary's event-store database"),
     };
     let rec = format!(
-        "the event tables' catalog is not profile {p}'s (changed by hand, or left by another profile): {how}, which resets what the profile does not set"
+        "the catalog state is not profile {p}'s (changed by hand, or left by another profile): {how}, which resets what the profile does not set; role settings reach new connections only, so reconnect the application after"
     );
     o.push("settings", check, st, v, format!("profile {p}"), &rec);
 }

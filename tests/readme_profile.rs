@@ -30,6 +30,12 @@ fn profiles_page_example_loads_and_plans() {
     let mut plan = estune::tune::plan(&p, r(), r(), &estune::inputs::target(&cat)).unwrap();
     estune::tune::validate(&mut plan, &cat).unwrap();
     estune::tune::enforce_budget(&mut plan, false).unwrap();
+    let app: Vec<(&str, String)> = plan
+        .app_settings
+        .iter()
+        .map(|s| (s.name.as_str(), s.value.to_plain()))
+        .collect();
+    assert_eq!(app, [("plan_cache_mode", "force_custom_plan".to_string())]);
 }
 
 /// Files under these folders (and README.md) ship with estune; a reference

@@ -9,6 +9,8 @@
 pub mod app_scope;
 mod backup;
 pub mod catalog;
+#[cfg(test)]
+mod catalog_tests;
 pub mod diff;
 mod dsn;
 pub mod report_text;

@@ -7,7 +7,7 @@
 //! The assertions hold the newer-than-read guard to its promise: planned
 //! with the values it reads a few buffers whether the boundary is recent or
 //! old, answering a recent boundary from the newest rows of `events_pkey`.
-//! The figures are printed (`-- --nocapture`); `scripts/bench/guard-plans.sh`
+//! The figures are printed (`-- --nocapture`); `scripts/bench/append-guards.sh`
 //! runs this test with a larger store and every profile for
 //! docs/workload.md. Knobs: ESTUNE_GUARD_PLAN_PROFILES (default "stock"),
 //! ESTUNE_GUARD_PLAN_EVENTS (default 60000).

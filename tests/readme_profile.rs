@@ -35,7 +35,16 @@ fn profiles_page_example_loads_and_plans() {
         .iter()
         .map(|s| (s.name.as_str(), s.value.to_plain()))
         .collect();
-    assert_eq!(app, [("plan_cache_mode", "force_custom_plan".to_string())]);
+    // The file's own, and the eventstore method's for boundaries of 88
+    // rows in 1,000,000 events.
+    assert_eq!(p.primary.workload.boundary_rows, 88);
+    assert_eq!(
+        app,
+        [
+            ("enable_indexscan", "off".to_string()),
+            ("plan_cache_mode", "force_custom_plan".to_string())
+        ]
+    );
 }
 
 /// Files under these folders (and README.md) ship with estune; a reference

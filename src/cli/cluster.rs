@@ -70,6 +70,8 @@ Examples:
   psql \"$(estune cluster url primary --with-password)\"
   estune cluster down --purge";
 
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum ClusterCommand {
     /// Bring up a primary + streaming replica configured from a profile

@@ -183,8 +183,21 @@ fn options(a: ExperimentArgs) -> anyhow::Result<Options> {
         }
         profiles.push(p);
     }
-    crate::workload::Mix::parse(&a.mix, a.books, a.readers)
+    let mix = crate::workload::Mix::parse(&a.mix, a.books, a.readers)
         .map_err(|e| UsageError(format!("--mix: {e}")))?;
+    // The plans are sized from the store the experiment builds, as they
+    // are from the memory: its events, and the rows one command's boundary
+    // holds in it (a book's events plus a reader's) unless given.
+    let rows = a
+        .plan
+        .boundary_rows
+        .unwrap_or_else(|| experiment::boundary_rows(a.events, mix.books, mix.readers));
+    for p in &mut profiles {
+        for r in [&mut p.primary, &mut p.replica] {
+            r.workload.expected_events = a.events;
+            r.workload.boundary_rows = rows;
+        }
+    }
     let rate = rate(&a.rate)?;
     for (workers, closed_loop) in [(a.workers, false), (a.capacity_workers, true)] {
         let o = BenchOptions {

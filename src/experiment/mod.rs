@@ -57,6 +57,13 @@ pub struct Options {
     pub templates: Option<PathBuf>,
 }
 
+/// Rows a command's boundary holds in a store of `events` spread over
+/// `books` and `readers`: a book's events plus a reader's (at least 1).
+pub fn boundary_rows(events: u64, books: u64, readers: u64) -> u64 {
+    let share = 1.0 / books.max(1) as f64 + 1.0 / readers.max(1) as f64;
+    ((events as f64 * share).round() as u64).max(1)
+}
+
 /// Phase lines for people, with the seconds since the experiment began.
 pub struct Progress {
     start: Instant,

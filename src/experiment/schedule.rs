@@ -121,6 +121,17 @@ mod tests {
     }
 
     #[test]
+    fn boundary_rows_are_a_books_events_plus_a_readers() {
+        use super::super::boundary_rows;
+        // library-scale: 1,000,000 / 60,000 + 1,000,000 / 14,000
+        assert_eq!(boundary_rows(1_000_000, 60_000, 14_000), 88);
+        // worker-pool-2025: 1,000 books and 100 readers
+        assert_eq!(boundary_rows(1_000_000, 1_000, 100), 11_000);
+        assert_eq!(boundary_rows(10, 60_000, 14_000), 1);
+        assert_eq!(boundary_rows(0, 0, 0), 1);
+    }
+
+    #[test]
     fn auto_rate_is_seventy_percent_of_the_lowest() {
         assert_eq!(auto_rate(&[183.0, 114.6]), Some(80.0));
         assert_eq!(auto_rate(&[1.0]), Some(1.0));

@@ -131,6 +131,12 @@ checked_number!(
     "{} events/s: give a rate of 0 or more"
 );
 checked_number!(
+    BoundaryRows,
+    u64,
+    |v| (1..=1_000_000_000).contains(&v),
+    "{} rows: a boundary holds at least 1 event; give the typical number of events one command reads"
+);
+checked_number!(
     Connections,
     u32,
     |v| (1..=100_000).contains(&v),
@@ -252,6 +258,9 @@ pub struct WorkloadLayer {
     pub wal_rate: Option<Size>,
     /// Boundary queries use JSONB containment (`payload @> …`).
     pub jsonb_containment: Option<bool>,
+    /// Events a command's boundary typically holds when the store holds
+    /// `expected_events` (the rows its boundary query returns).
+    pub boundary_rows: Option<BoundaryRows>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -99,6 +99,8 @@ pub struct Workload {
     /// Measured WAL bytes per second, when known.
     pub wal_rate: Option<u64>,
     pub jsonb_containment: bool,
+    /// Events a command's boundary typically holds at `expected_events`.
+    pub boundary_rows: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -155,6 +157,7 @@ fn default_role() -> RoleProfile {
             avg_payload_bytes: 300,
             wal_rate: None,
             jsonb_containment: true,
+            boundary_rows: 100,
         },
         overrides: BTreeMap::new(),
     }
@@ -426,6 +429,9 @@ fn apply_workload(w: &mut Workload, l: &WorkloadLayer) {
     }
     if let Some(v) = l.jsonb_containment {
         w.jsonb_containment = v;
+    }
+    if let Some(v) = l.boundary_rows {
+        w.boundary_rows = v.0;
     }
 }
 

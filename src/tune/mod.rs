@@ -2,6 +2,7 @@
 //! profile + resources + target server → a `Plan` for both roles. No I/O.
 
 mod application;
+mod app_planner;
 mod autovacuum;
 mod bgwriter;
 pub mod budget;
@@ -158,10 +159,11 @@ pub fn plan(
         });
     }
     let relations = tables::plan(profile, major)?;
-    // No method recommends an application setting: each needs a
-    // measurement of this workload that justifies it in its rule, and a
-    // recommender records one through `AppSettings::set`.
-    let app_settings = AppSettings::with_overrides(&profile.application).into_vec();
+    // A recommender of application settings records one only with the
+    // measurement of this workload that justifies it in its rule.
+    let mut app = AppSettings::with_overrides(&profile.application);
+    app_planner::recommend(profile, &mut app);
+    let app_settings = app.into_vec();
     let mut plan = Plan {
         profile: profile.name.clone(),
         profile_files: profile.files.clone(),

@@ -82,6 +82,19 @@ pub fn parse_duration(s: &str) -> Result<u64, UnitError> {
     scaled(n, mult, s)
 }
 
+/// A count with thousands separated by commas, for people: 1,000,000.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Bytes in the largest binary unit with one decimal, for people.
 pub fn human(b: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -133,6 +146,21 @@ pub fn format_duration(ms: u64) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        let cases = [
+            (0, "0"),
+            (88, "88"),
+            (999, "999"),
+            (1_000, "1,000"),
+            (11_363, "11,363"),
+            (1_000_000, "1,000,000"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(grouped(n), want);
+        }
+    }
 
     #[test]
     fn sizes() {

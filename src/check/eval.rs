@@ -258,6 +258,10 @@ fn measure(c: &Criterion, r: &RunResult, b: Option<&RunResult>) -> Vec<(Option<S
             .into_iter()
             .map(|(s, name)| (s, spike(c, r, name.as_deref())))
             .collect(),
+        Scope::Trend => spike_subjects(&c.op, r)
+            .into_iter()
+            .map(|(s, name)| (s, super::trend::p99_trend(r, name.as_deref())))
+            .collect(),
         Scope::Verification => vec![(None, verification(c.metric.name, r))],
     }
 }

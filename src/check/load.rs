@@ -8,8 +8,10 @@ use std::path::Path;
 
 /// The criteria files shipped with estune, embedded so the binary works
 /// anywhere: `--criteria des-targets` names one.
-pub const BUILTIN: &[(&str, &str)] =
-    &[("des-targets", include_str!("../../checks/des-targets.toml"))];
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("des-targets", include_str!("../../checks/des-targets.toml")),
+    ("no-decay", include_str!("../../checks/no-decay.toml")),
+];
 
 /// A criteria file by path, or a built-in one by name when no file of
 /// that name exists (`des-targets` → `checks/des-targets.toml (built-in)`).

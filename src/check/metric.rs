@@ -91,6 +91,8 @@ pub enum Scope {
     Checkpoints,
     /// From `series[]`; takes `op`, `factor`, `min_duration`.
     Spike,
+    /// From `series[]`, minute by minute; takes `op`.
+    Trend,
     /// From `verification`.
     Verification,
 }
@@ -168,6 +170,7 @@ pub const CATALOG: &[MetricInfo] = &[
     m("checkpoints.requested", Count, Checkpoints, "checkpoints requested on the primary during the window (max_wal_size reached)"),
     m("checkpoints.timed", Count, Checkpoints, "checkpoints by schedule on the primary during the window"),
     m("spike", Count, Spike, "latency spikes: runs of seconds whose p99 exceeds factor × the median second's, lasting at least min_duration"),
+    m("latency.p99_trend", Duration, Trend, "how fast latency grows: the slope of a least-squares line through each minute's p99 (the median of its seconds' p99), in ms per minute; needs two minutes"),
     m("verification.missing_events", Count, Verification, "acknowledged events not in the table"),
     m("verification.violations", Count, Verification, "rule violations found by replaying the streams"),
 ];

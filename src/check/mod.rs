@@ -19,6 +19,7 @@ mod load;
 mod metric;
 mod spec;
 mod table;
+mod trend;
 
 #[cfg(test)]
 mod tests;

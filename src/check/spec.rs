@@ -339,7 +339,10 @@ fn criterion(cx: &Ctx, r: RawCriterion) -> Result<Criterion, CheckError> {
 
     // Keys that only some metrics take.
     let takes = |key: &str| match key {
-        "op" => matches!(metric.scope, Scope::Op | Scope::Baseline | Scope::Spike),
+        "op" => matches!(
+            metric.scope,
+            Scope::Op | Scope::Baseline | Scope::Spike | Scope::Trend
+        ),
         "server" => metric.scope == Scope::Server,
         "state" => metric.scope == Scope::Balance,
         _ => metric.scope == Scope::Spike, // factor, min_duration
@@ -477,6 +480,7 @@ fn keys_of(scope: Scope) -> &'static str {
         Scope::Server => "it takes `server` (primary, replica or both)",
         Scope::Balance => "it takes `state` (all, busy or a pg_stat_activity state)",
         Scope::Spike => "it takes `op`, `factor` and `min_duration`",
+        Scope::Trend => "it takes `op` (a kind, or \"*\" for every kind)",
         Scope::Replication | Scope::Checkpoints | Scope::Verification => {
             "it takes only name, metric, require and note"
         }

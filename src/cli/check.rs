@@ -42,7 +42,8 @@ pub enum CheckFormat {
 #[command(after_help = CHECK_EXAMPLES)]
 pub struct CheckArgs {
     /// Criteria file (TOML, `[[criterion]]` tables), or the name of a
-    /// built-in one: des-targets (the original setup's targets)
+    /// built-in one: des-targets (the original setup's targets) or
+    /// no-decay (latency does not grow over a long run)
     #[arg(long, value_name = "FILE|NAME")]
     pub criteria: String,
     /// Result of `estune bench --out FILE` (estune.bench/3) to check

@@ -76,6 +76,16 @@ pub struct ExperimentArgs {
     /// Rounds: each profile is measured this many times
     #[arg(long, default_value = "2", value_name = "N")]
     pub repeat: usize,
+    /// Which runs each profile gets a round: capacity (closed loop), rate
+    /// (open loop), or both
+    #[arg(
+        long,
+        value_enum,
+        default_value = "capacity,rate",
+        value_delimiter = ',',
+        value_name = "KIND,..."
+    )]
+    pub runs: Vec<RunArg>,
     /// Events to seed before the first run
     #[arg(long, default_value = "1000000", value_name = "N")]
     pub events: u64,
@@ -139,6 +149,14 @@ pub struct ExperimentArgs {
     pub plan: PlanArgs,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, clap::ValueEnum)]
+pub enum RunArg {
+    /// Closed loop with --capacity-workers: the most the pair does
+    Capacity,
+    /// Open loop at --rate with --workers and --queue
+    Rate,
+}
+
 fn rate(s: &str) -> Result<Option<f64>, UsageError> {
     if s == "auto" {
         return Ok(None);
@@ -199,6 +217,22 @@ fn options(a: ExperimentArgs) -> anyhow::Result<Options> {
         }
     }
     let rate = rate(&a.rate)?;
+    let mut kinds = Vec::new();
+    for r in &a.runs {
+        let k = match r {
+            RunArg::Capacity => experiment::RunKind::Capacity,
+            RunArg::Rate => experiment::RunKind::Rate,
+        };
+        if !kinds.contains(&k) {
+            kinds.push(k);
+        }
+    }
+    if rate.is_none() && !kinds.contains(&experiment::RunKind::Capacity) {
+        return Err(UsageError(
+            "--rate auto takes 70 % of the first round's capacity, and --runs leaves out the capacity runs: give --rate N, or add capacity to --runs".into(),
+        )
+        .into());
+    }
     for (workers, closed_loop) in [(a.workers, false), (a.capacity_workers, true)] {
         let o = BenchOptions {
             rate: rate.unwrap_or(1.0),
@@ -231,6 +265,7 @@ fn options(a: ExperimentArgs) -> anyhow::Result<Options> {
             .up_options(&cluster, profiles[0].clone(), &a.plan, BackendArg::Auto),
         profiles,
         repeat: a.repeat,
+        kinds,
         events: a.events,
         load: LoadSpec {
             mix: a.mix,

@@ -28,6 +28,8 @@ pub struct Options {
     /// results.
     pub profiles: Vec<Profile>,
     pub repeat: usize,
+    /// Which runs each profile gets a round (capacity, rate or both).
+    pub kinds: Vec<RunKind>,
     /// Events to seed; books and readers come from the mix.
     pub events: u64,
     pub load: LoadSpec,

@@ -26,7 +26,7 @@ pub async fn run(
         return Ok(());
     }
     phase("seed", stoppable(stop, seed(o, &state, p, m)).await)?;
-    let steps = schedule(&names(&o.profiles), o.repeat);
+    let steps = schedule(&names(&o.profiles), o.repeat, &o.kinds);
     let mut capacities = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         if stop.is_stopped() {

@@ -36,8 +36,8 @@ pub struct Step {
     pub kind: RunKind,
 }
 
-/// Every run, in the order they are made.
-pub fn schedule(profiles: &[String], repeat: usize) -> Vec<Step> {
+/// Every run of the kinds asked for, in the order they are made.
+pub fn schedule(profiles: &[String], repeat: usize, kinds: &[RunKind]) -> Vec<Step> {
     let mut steps = Vec::new();
     for round in 1..=repeat {
         let mut order: Vec<&String> = profiles.iter().collect();
@@ -52,6 +52,7 @@ pub fn schedule(profiles: &[String], repeat: usize) -> Vec<Step> {
         steps.extend(order.iter().map(|p| step(p, RunKind::Capacity)));
         steps.extend(order.iter().rev().map(|p| step(p, RunKind::Rate)));
     }
+    steps.retain(|s| kinds.contains(&s.kind));
     steps
 }
 
@@ -76,6 +77,8 @@ pub fn auto_rate(capacities: &[f64]) -> Option<f64> {
 mod tests {
     use super::*;
 
+    const BOTH: &[RunKind] = &[RunKind::Capacity, RunKind::Rate];
+
     fn names(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
     }
@@ -89,17 +92,17 @@ mod tests {
 
     #[test]
     fn rounds_alternate_and_capacities_come_first() {
-        let s = schedule(&names(&["A", "B"]), 2);
+        let s = schedule(&names(&["A", "B"]), 2, BOTH);
         assert_eq!(
             short(&s),
             ["1Ac", "1Bc", "1Br", "1Ar", "2Bc", "2Ac", "2Ar", "2Br"]
         );
-        let s = schedule(&names(&["A", "B", "C"]), 3);
+        let s = schedule(&names(&["A", "B", "C"]), 3, BOTH);
         assert_eq!(s.len(), 18);
         assert_eq!(short(&s[6..12]), ["2Cc", "2Bc", "2Ac", "2Ar", "2Br", "2Cr"]);
         // Over two rounds every profile runs each kind once early and
         // once late.
-        let s = schedule(&names(&["A", "B"]), 2);
+        let s = schedule(&names(&["A", "B"]), 2, BOTH);
         let pos = |p: &str, k: RunKind| -> usize {
             s.iter()
                 .enumerate()
@@ -112,12 +115,20 @@ mod tests {
     }
 
     #[test]
+    fn one_kind_only_keeps_its_order() {
+        let s = schedule(&names(&["A", "B"]), 2, &[RunKind::Rate]);
+        assert_eq!(short(&s), ["1Br", "1Ar", "2Ar", "2Br"]);
+        let s = schedule(&names(&["A", "B"]), 2, &[RunKind::Capacity]);
+        assert_eq!(short(&s), ["1Ac", "1Bc", "2Bc", "2Ac"]);
+    }
+
+    #[test]
     fn one_round_and_none() {
         assert_eq!(
-            short(&schedule(&names(&["A", "B"]), 1)),
+            short(&schedule(&names(&["A", "B"]), 1, BOTH)),
             ["1Ac", "1Bc", "1Br", "1Ar"]
         );
-        assert!(schedule(&names(&["A", "B"]), 0).is_empty());
+        assert!(schedule(&names(&["A", "B"]), 0, BOTH).is_empty());
     }
 
     #[test]

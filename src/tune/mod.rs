@@ -1,8 +1,8 @@
 //! Pure recommenders, one per group of settings, and the memory budget:
 //! profile + resources + target server → a `Plan` for both roles. No I/O.
 
-mod application;
 mod app_planner;
+mod application;
 mod autovacuum;
 mod bgwriter;
 pub mod budget;

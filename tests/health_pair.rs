@@ -394,3 +394,221 @@ fn health_of_a_pair_on_postgres_18_and_watch() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+/// The scans one server counted for `index`, from the JSON snapshot.
+fn scans(doc: &Value, role: &str, index: &str) -> i64 {
+    let usage = &server(doc, role)["index_usage"];
+    usage["indexes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no index_usage on the {role}: {usage:#}"))
+        .iter()
+        .find(|i| i["index"] == index)
+        .unwrap_or_else(|| panic!("{index} not listed on the {role}: {usage:#}"))["scans"]
+        .as_i64()
+        .unwrap()
+}
+
+fn unused_indexes(doc: &Value) -> Vec<String> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["check"].as_str()?.strip_prefix("unused_index "))
+        .map(String::from)
+        .collect()
+}
+
+fn finding<'a>(doc: &'a Value, check: &str) -> &'a Value {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["server"] == "pair" && f["check"] == check)
+        .unwrap_or_else(|| panic!("no pair finding {check}: {:#?}", doc["findings"]))
+}
+
+/// Seeded, then run with the library-scale mix (which never filters on
+/// metadata nor on occurred_at); a query on the replica alone reads
+/// idx_events_occurred_at. The pair reports the metadata GIN index and
+/// neither the payload GIN index nor the one the replica read; the
+/// primary alone reports that one too.
+async fn unused_index_on_a_seeded_pair(major: &str) {
+    let c = TestCluster::new(&format!("hidx{major}"));
+    c.up(&[
+        "--profile",
+        "stock",
+        "--pg-version",
+        major,
+        "--memory",
+        "4GiB",
+    ]);
+    c.ok(&["seed", "--events", "20000"]);
+    c.ok(&[
+        "bench",
+        "--mix",
+        "library-scale",
+        "--books",
+        "1000",
+        "--readers",
+        "100",
+        "--rate",
+        "40",
+        "--duration",
+        "4s",
+        "--warmup",
+        "1s",
+        "--workers",
+        "4",
+    ]);
+    let on_replica = c.eventstore_url("replica");
+    client(&on_replica)
+        .await
+        .batch_execute(
+            "SET enable_seqscan = off;
+             SELECT count(*) FROM events WHERE occurred_at < '2000-01-01';
+             SELECT pg_stat_force_next_flush(); SELECT 1;",
+        )
+        .await
+        .unwrap();
+    let (metadata, payload, occurred) = (
+        "idx_events_metadata_gin",
+        "idx_events_payload_gin",
+        "idx_events_occurred_at",
+    );
+    // Waits only for the statistics to be published, then judges.
+    let doc = health_until(&c, &[], |d| {
+        scans(d, "replica", occurred) > 0
+            && scans(d, "primary", payload) + scans(d, "replica", payload) > 0
+    });
+    for role in ["primary", "replica"] {
+        println!(
+            "PG {major} {role}: {metadata} {}, {payload} {}, {occurred} {}",
+            scans(&doc, role, metadata),
+            scans(&doc, role, payload),
+            scans(&doc, role, occurred)
+        );
+    }
+    assert!(scans(&doc, "replica", occurred) > 0);
+    assert_eq!(
+        scans(&doc, "primary", occurred),
+        0,
+        "read on the replica only"
+    );
+    let usage = &server(&doc, "primary")["index_usage"];
+    let events = usage["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "events")
+        .unwrap();
+    assert!(events["inserted"].as_i64().unwrap() >= 20000, "{usage:#}");
+    assert!(usage["server_started"].is_string(), "{usage:#}");
+    let index = |name: &str| {
+        usage["indexes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["index"] == name)
+            .unwrap_or_else(|| panic!("{name}: {usage:#}"))
+            .clone()
+    };
+    for (name, backs) in [
+        ("events_pkey", true),
+        ("snapshots_pkey", true),
+        (metadata, false),
+    ] {
+        assert_eq!(index(name)["backs_constraint"], backs, "{name}: {usage:#}");
+    }
+    let gin = index(metadata);
+    assert_eq!(gin["columns"], serde_json::json!(["metadata"]), "{gin:#}");
+    assert!(gin["size_bytes"].as_i64().unwrap() > 0, "{gin:#}");
+
+    let unused = unused_indexes(&doc);
+    assert!(unused.iter().any(|i| i == metadata), "{unused:?}");
+    for never in [payload, occurred, "events_pkey", "snapshots_pkey"] {
+        assert!(!unused.iter().any(|i| i == never), "{never}: {unused:?}");
+    }
+    let f = finding(&doc, &format!("unused_index {metadata}"));
+    assert_eq!(f["status"], "WARN", "{f:#}");
+    let v = f["value"].as_str().unwrap();
+    assert!(
+        v.contains("was not read by any query on either server since the replica started at")
+            && v.contains("inserts: every append maintains it")
+            && !v.contains("primary only"),
+        "{v}"
+    );
+    let rec = f["recommendation"].as_str().unwrap();
+    assert!(
+        rec.contains("filters on metadata")
+            && rec.contains("`DROP INDEX CONCURRENTLY idx_events_metadata_gin;`")
+            && rec.contains("estune never drops an index itself"),
+        "{rec}"
+    );
+    assert_ne!(doc["exit_code"], 0, "a WARN is not OK: {:#?}", not_ok(&doc));
+    let summary = finding(&doc, "index_usage");
+    assert_eq!(summary["status"], "OK");
+    assert!(
+        summary["value"]
+            .as_str()
+            .unwrap()
+            .contains("snapshots: 0 inserts, too few inserts to judge"),
+        "{summary:#}"
+    );
+    // The nothing-is-dropped promise: the index is still there.
+    let p = client(&c.eventstore_url("primary")).await;
+    let kept: Option<String> = p
+        .query_one("SELECT to_regclass($1)::text", &[&metadata])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(kept.as_deref(), Some(metadata));
+
+    // The primary alone does not see the replica's reads.
+    let primary = c.eventstore_url("primary");
+    let doc = json(&c.run(&["health", "--format", "json", "--primary", &primary]));
+    let unused = unused_indexes(&doc);
+    assert!(
+        unused.iter().any(|i| i == occurred) && unused.iter().any(|i| i == metadata),
+        "{unused:?}"
+    );
+    let v = finding(&doc, &format!("unused_index {occurred}"))["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        v.contains("on the primary since")
+            && v.contains("(from the primary only: no replica was probed)"),
+        "{v}"
+    );
+
+    // Below the threshold nothing is judged.
+    let doc = json(&c.run(&[
+        "health",
+        "--format",
+        "json",
+        "--set",
+        "tables.unused_index_min_inserts=1000000",
+    ]));
+    assert_eq!(unused_indexes(&doc), Vec::<String>::new());
+    let v = finding(&doc, "index_usage")["value"].as_str().unwrap();
+    assert!(
+        v.contains("inserts, too few inserts to judge") && v.contains("events: "),
+        "{v}"
+    );
+    let out = c.run(&["health", "--set", "tables.unused_index_min_inserts=1000000"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("pair — settings and index use across both servers"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unused_index_on_postgres_15() {
+    unused_index_on_a_seeded_pair("15").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unused_index_on_postgres_18() {
+    unused_index_on_a_seeded_pair("18").await;
+}

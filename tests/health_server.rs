@@ -2,8 +2,9 @@
 //! checkpoint counters moved to pg_stat_checkpointer in 17, backend
 //! writes to pg_stat_io in 16): every area filled without a probe error,
 //! the event store's tables, GIN pending lists through pgstattuple and
-//! pageinspect, pg_stat_statements, a lock waiting on another, an idle
-//! transaction, and commits that rise between two snapshots.
+//! pageinspect, pg_stat_statements, index usage (read while a table is
+//! locked), a lock waiting on another, an idle transaction, and commits
+//! that rise between two snapshots.
 
 mod support;
 
@@ -167,6 +168,22 @@ async fn one_server(major: u32) {
     let snapshots = p.tables.iter().find(|t| t.table == "snapshots").unwrap();
     assert_eq!(snapshots.total_bytes, None, "locked: no size, and no wait");
     assert_eq!(locks.blocked[0].blocked_by.len(), 1);
+    // Index usage is read without waiting for the locked table either.
+    let usage = p.index_usage.as_ref().unwrap();
+    let events = usage.tables.iter().find(|t| t.table == "events").unwrap();
+    assert!(events.inserted >= 500, "{usage:?}");
+    let index = |name: &str| usage.indexes.iter().find(|i| i.index == name).unwrap();
+    assert!(index("events_pkey").backs_constraint && index("snapshots_pkey").backs_constraint);
+    let gin = index("idx_events_payload_gin");
+    assert!(
+        !gin.backs_constraint && gin.size_bytes.unwrap() > 0,
+        "{gin:?}"
+    );
+    assert_eq!(gin.columns, ["payload"]);
+    assert!(
+        usage.counted_s >= 0.0 && usage.stats_reset.is_none(),
+        "{usage:?}"
+    );
     let c = p.connections.as_ref().unwrap();
     assert_eq!(c.idle_in_transaction, 1, "{c:?}");
     assert!(c.longest_idle_in_transaction_s.is_some());

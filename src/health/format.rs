@@ -90,7 +90,10 @@ pub fn table_text(snap: &Snapshot, findings: &[Finding]) -> String {
             (s.role.to_string(), head)
         })
         .collect();
-    groups.push(("pair".into(), "pair — settings across both servers".into()));
+    groups.push((
+        "pair".into(),
+        "pair — settings and index use across both servers".into(),
+    ));
     for (server, head) in groups {
         let mine: Vec<&Finding> = findings.iter().filter(|f| f.server == server).collect();
         if mine.is_empty() {
@@ -289,7 +292,7 @@ mod tests {
         ];
         let text = table_text(&snap, &fs);
         assert!(
-            text.contains("pair — settings across both servers"),
+            text.contains("pair — settings and index use across both servers"),
             "{text}"
         );
         assert!(

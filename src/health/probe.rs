@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
 mod areas;
+mod indexes;
 mod tables;
 
 /// PostgreSQL 17 moved checkpoint counters to pg_stat_checkpointer.
@@ -185,6 +186,9 @@ async fn collect(c: &Client, s: &mut ServerSnapshot, timeout: Duration) {
     s.tables = keep(s, "tables", tables::tables(c).await).unwrap_or_default();
     if s.tables.iter().any(|t| t.table == tables::EVENTS) {
         s.gin = keep(s, "GIN pending list", tables::gin_pending(c).await);
+    }
+    if !s.tables.is_empty() {
+        s.index_usage = keep(s, "index usage", indexes::index_usage(c).await);
     }
     s.wraparound = keep(s, "wraparound", tables::wraparound(c).await);
     s.sequence = keep(s, "sequence", tables::sequence(c).await).flatten();

@@ -731,3 +731,207 @@ fn ok_findings_carry_no_recommendation_and_others_do() {
         assert_eq!(f.recommendation.is_empty(), f.status == Ok, "{f:#?}");
     }
 }
+
+/// Counters of one server: `events` took `inserted` inserts; its primary
+/// key (never read here) and the given indexes with their scans.
+fn usage(inserted: i64, scans: &[(&str, i64)]) -> IndexUsage {
+    let index = |name: &str, scans: i64, backs_constraint: bool| IndexScans {
+        index: name.into(),
+        table: "events".into(),
+        columns: vec![name.trim_start_matches("idx_events_").replace("_gin", "")],
+        size_bytes: Some(1288490189),
+        scans,
+        backs_constraint,
+    };
+    let mut indexes = vec![index("events_pkey", 0, true)];
+    indexes.extend(scans.iter().map(|(n, s)| index(n, *s, false)));
+    IndexUsage {
+        stats_reset: None,
+        server_started: "2026-01-05T08:00:00Z".into(),
+        counted_s: 7200.0,
+        tables: vec![TableInserts {
+            table: "events".into(),
+            inserted,
+        }],
+        indexes,
+    }
+}
+
+/// A pair whose primary counted `p` and whose replica `r` (None: it did
+/// not answer).
+fn pair_usage(p: IndexUsage, r: Option<IndexUsage>) -> Vec<Finding> {
+    let mut primary = base(Role::Primary);
+    primary.index_usage = Some(p);
+    let mut replica = base(Role::Replica);
+    match r {
+        Some(u) => replica.index_usage = Some(u),
+        None => {
+            replica.unreachable = Some(Unreachable {
+                kind: "down".into(),
+                message: "connection refused".into(),
+            })
+        }
+    }
+    findings_of(Snapshot {
+        servers: vec![primary, replica],
+        ..Default::default()
+    })
+    .into_iter()
+    .filter(|f| f.server == "pair")
+    .collect()
+}
+
+fn unused_reported(fs: &[Finding]) -> Vec<&str> {
+    fs.iter()
+        .filter_map(|f| f.check.strip_prefix("unused_index "))
+        .collect()
+}
+
+#[test]
+fn an_index_no_query_reads_on_either_server_is_a_warning_with_the_drop_to_confirm() {
+    let (gin, payload) = ("idx_events_metadata_gin", "idx_events_payload_gin");
+    // (primary inserts and scans, replica scans or down) → reported
+    let cases = [
+        // Read on the replica only (the read side): not reported.
+        (1_234_567, [0, 0], Some([0, 12]), vec![gin]),
+        (1_234_567, [0, 5], Some([7, 0]), vec![]),
+        // Unread on both: reported, the primary key never.
+        (1_234_567, [0, 0], Some([0, 0]), vec![gin, payload]),
+        // Too few inserts to judge, at and below the threshold.
+        (9_999, [0, 0], Some([0, 0]), vec![]),
+        (10_000, [0, 3], Some([0, 0]), vec![gin]),
+        // The replica did not answer: from the primary only.
+        (1_234_567, [0, 5], None, vec![gin]),
+    ];
+    for (inserted, p, r, want) in cases {
+        let scans = |s: [i64; 2]| usage(inserted, &[(gin, s[0]), (payload, s[1])]);
+        let fs = pair_usage(scans(p), r.map(scans));
+        assert_eq!(
+            unused_reported(&fs),
+            want,
+            "{inserted} {p:?} {r:?}: {fs:#?}"
+        );
+        assert!(fs.iter().all(|f| f.check != "unused_index events_pkey"));
+        let summary = fs.iter().find(|f| f.check == "index_usage").unwrap();
+        assert_eq!(summary.status, Ok, "{summary:#?}");
+        let perf = summary.perf.as_ref().unwrap();
+        assert_eq!(
+            (perf.label.as_str(), perf.value),
+            ("pair_unused_indexes", want.len() as f64)
+        );
+        if inserted < 10_000 {
+            assert!(
+                summary
+                    .value
+                    .contains("9,999 inserts, too few inserts to judge"),
+                "{summary:#?}"
+            );
+        }
+        for f in fs.iter().filter(|f| f.status != Ok) {
+            assert_eq!(f.status, Warn);
+            assert_eq!(
+                r.is_none(),
+                f.value
+                    .contains("from the primary only: the replica did not answer"),
+                "{f:#?}"
+            );
+            assert_eq!(
+                r.is_none(),
+                f.recommendation
+                    .contains("check its pg_stat_user_indexes first"),
+                "{f:#?}"
+            );
+        }
+    }
+
+    let fs = pair_usage(
+        usage(1_234_567, &[(gin, 0), (payload, 9)]),
+        Some(usage(0, &[(gin, 0), (payload, 0)])),
+    );
+    let f = fs
+        .iter()
+        .find(|f| f.check == "unused_index idx_events_metadata_gin")
+        .unwrap();
+    assert_eq!(
+        f.value,
+        "idx_events_metadata_gin (1.2 GiB) was not read by any query on either server since \
+         the primary started at 2026-01-05T08:00:00Z (2.0 h ago), while events took 1,234,567 \
+         inserts: every append maintains it"
+    );
+    assert_eq!(
+        f.recommendation,
+        "if no query of the application filters on metadata, drop it \
+         (`DROP INDEX CONCURRENTLY idx_events_metadata_gin;` — estune never drops an index itself); \
+         a query that runs rarely (a monthly report) may not have run in that time"
+    );
+    assert_eq!(
+        f.threshold,
+        "idx_scan 0 on primary and replica, from 10000 inserts"
+    );
+}
+
+#[test]
+fn unused_indexes_are_counted_from_the_later_start_and_the_threshold_is_overridable() {
+    let gin = "idx_events_metadata_gin";
+    let p = usage(50_000, &[(gin, 0)]);
+    let mut r = usage(0, &[(gin, 0)]);
+    r.stats_reset = Some("2026-01-05T09:30:00Z".into());
+    r.counted_s = 1800.0;
+    let fs = pair_usage(p.clone(), Some(r));
+    let f = fs
+        .iter()
+        .find(|f| f.check.starts_with("unused_index"))
+        .unwrap();
+    assert!(
+        f.value.contains(
+            "since the replica's statistics were reset at 2026-01-05T09:30:00Z (30 min ago)"
+        ),
+        "{f:#?}"
+    );
+
+    // A replica listing no index statistics, and no replica at all.
+    let mut primary = base(Role::Primary);
+    primary.index_usage = Some(p.clone());
+    for servers in [
+        vec![primary.clone(), base(Role::Replica)],
+        vec![primary.clone()],
+    ] {
+        let fs = findings_of(Snapshot {
+            servers,
+            ..Default::default()
+        });
+        assert_eq!(status(&fs, "unused_index"), Some(Warn));
+        assert!(status(&fs, "index_usage").is_some());
+        assert!(
+            fs.iter().any(|f| f.value.contains("from the primary only")),
+            "{fs:#?}"
+        );
+    }
+    // Without the primary's counters there is nothing to judge.
+    let mut replica = base(Role::Replica);
+    replica.index_usage = Some(p.clone());
+    let fs = findings_of(Snapshot {
+        servers: vec![replica],
+        ..Default::default()
+    });
+    assert_eq!(
+        (status(&fs, "unused_index"), status(&fs, "index_usage")),
+        (None, None)
+    );
+
+    let mut t = Thresholds::defaults().unwrap();
+    t.set("tables.unused_index_min_inserts=100000").unwrap();
+    let snap = Snapshot {
+        servers: vec![primary],
+        ..Default::default()
+    };
+    let fs = evaluate(&snap, &t);
+    assert_eq!(status(&fs, "unused_index"), None);
+    let f = fs.iter().find(|f| f.check == "index_usage").unwrap();
+    assert!(
+        f.value
+            .contains("events: 50,000 inserts, too few inserts to judge"),
+        "{f:#?}"
+    );
+    assert!(f.threshold.contains("from 100000 inserts"), "{f:#?}");
+}

@@ -52,6 +52,9 @@ pub struct ServerSnapshot {
     /// `events` and `snapshots`, when they exist in `database`.
     pub tables: Vec<TableHealth>,
     pub gin: Option<GinPending>,
+    /// How often queries on this server read each index of `events` and
+    /// `snapshots`, and the inserts those tables took.
+    pub index_usage: Option<IndexUsage>,
     pub wraparound: Option<Wraparound>,
     pub sequence: Option<SequenceHeadroom>,
     pub checkpoints: Option<Checkpoints>,
@@ -85,6 +88,7 @@ impl ServerSnapshot {
             slots: None,
             tables: Vec::new(),
             gin: None,
+            index_usage: None,
             wraparound: None,
             sequence: None,
             checkpoints: None,
@@ -257,6 +261,47 @@ pub struct GinIndex {
     pub index: String,
     pub pending_pages: i64,
     pub pending_tuples: i64,
+}
+
+/// Cumulative counters since this database's statistics began: they
+/// survive a clean restart and start again at `pg_stat_reset()` or crash
+/// recovery (an immediate shutdown, a base backup's first start).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IndexUsage {
+    /// pg_stat_database.stats_reset of this database, RFC 3339; null when
+    /// never reset.
+    pub stats_reset: Option<String>,
+    /// pg_postmaster_start_time(), RFC 3339.
+    pub server_started: String,
+    /// Seconds the counters cover at least: since `stats_reset`, or since
+    /// the server started when never reset (they may reach further back).
+    pub counted_s: f64,
+    /// pg_stat_user_tables.n_tup_ins (zero on a standby: inserts are
+    /// counted where they run).
+    pub tables: Vec<TableInserts>,
+    pub indexes: Vec<IndexScans>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TableInserts {
+    pub table: String,
+    pub inserted: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IndexScans {
+    /// As DDL names it (schema-qualified when off the search path).
+    pub index: String,
+    pub table: String,
+    /// Its key columns (`expression` for one that is not a column).
+    pub columns: Vec<String>,
+    /// Null when the index was locked exclusively at the time.
+    pub size_bytes: Option<i64>,
+    /// pg_stat_user_indexes.idx_scan: scans by queries on this server.
+    pub scans: i64,
+    /// Enforces a primary key, unique or exclusion constraint, or is the
+    /// replica identity: never a candidate to drop.
+    pub backs_constraint: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

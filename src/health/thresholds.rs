@@ -45,6 +45,7 @@ pub const KEYS: &[(&str, Kind)] = &[
     ("tables.min_tuples", Kind::Count),
     ("tables.gin_pending_warn", Kind::Bytes),
     ("tables.gin_pending_crit", Kind::Bytes),
+    ("tables.unused_index_min_inserts", Kind::Count),
     ("wraparound.xid_age_warn", Kind::Ratio),
     ("wraparound.xid_age_crit", Kind::Ratio),
     ("wraparound.sequence_used_warn", Kind::Ratio),

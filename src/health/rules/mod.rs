@@ -2,6 +2,7 @@
 //! function per area, each finding with its value, the threshold it was
 //! judged by and one line saying what to do.
 
+mod indexes;
 mod replication;
 mod storage;
 
@@ -194,7 +195,8 @@ fn bytes(b: f64) -> String {
     human(b.max(0.0) as u64)
 }
 
-/// Every finding of a snapshot: per server, then the pair.
+/// Every finding of a snapshot: per server, then the pair (settings
+/// parity and drift, indexes no query reads on either server).
 pub fn evaluate(snap: &Snapshot, t: &Thresholds) -> Vec<Finding> {
     let mut all = Vec::new();
     let replica_expected = snap.server(crate::tune::Role::Replica).is_some();
@@ -221,15 +223,16 @@ pub fn evaluate(snap: &Snapshot, t: &Thresholds) -> Vec<Finding> {
         storage::memory(&mut o, s);
         all.extend(o.list);
     }
+    let mut o = Out {
+        server: "pair".into(),
+        t,
+        list: Vec::new(),
+    };
     if let Some(c) = &snap.config {
-        let mut o = Out {
-            server: "pair".into(),
-            t,
-            list: Vec::new(),
-        };
         config(&mut o, c);
-        all.extend(o.list);
     }
+    indexes::unused(&mut o, snap);
+    all.extend(o.list);
     all
 }
 

@@ -4,7 +4,9 @@
 
 mod units;
 
-pub use units::{format_duration, format_size, grouped, human, parse_duration, parse_size, UnitError};
+pub use units::{
+    format_duration, format_size, grouped, human, parse_duration, parse_size, UnitError,
+};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

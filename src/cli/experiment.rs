@@ -24,8 +24,10 @@ What it does, in order:
      shared buffers), then --warmup and --duration of
        a capacity run: closed loop with --capacity-workers, the most it does
        a rate run: open loop at --rate with --workers and --queue
-     --rate auto is 70 % of the lowest capacity of the first round, so every
-     side has headroom and latency compares service, not queueing
+     --rate auto is 70 % of the lowest capacity of the first round, meant to
+     leave every side headroom so that latency compares service, not
+     queueing; a side whose latency grows with concurrency can still be
+     overloaded by the rate run's larger pool (its drops and timeouts say so)
   5. compares the sides (verdicts better / worse / within noise, with the
      noise threshold from the spread of the repeats), checks --criteria
      (each side's rate run against the baseline's of the same round), writes

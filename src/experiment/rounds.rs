@@ -195,8 +195,10 @@ fn choose_rate(m: &mut Manifest, capacities: &[f64], p: &Progress) -> anyhow::Re
     })?;
     let lowest = capacities.iter().copied().fold(f64::INFINITY, f64::min);
     let note = format!(
-        "{rate} ops/s: --rate auto, {:.0} % of the lowest capacity of round 1 ({lowest:.1} ops/s), so every side has headroom and latency compares service, not queueing",
-        super::AUTO_RATE_SHARE * 100.0
+        "{rate} ops/s: --rate auto, {:.0} % of the lowest capacity of round 1 ({lowest:.1} ops/s with {} workers), to leave every side headroom so that latency compares service, not queueing; a side that drops or times out at this rate is overloaded at {} workers, which its capacity run did not show",
+        super::AUTO_RATE_SHARE * 100.0,
+        m.capacity_workers,
+        m.workers
     );
     p.say("rate", &note);
     m.rate = Some(rate);

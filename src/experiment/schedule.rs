@@ -57,8 +57,10 @@ pub fn schedule(profiles: &[String], repeat: usize, kinds: &[RunKind]) -> Vec<St
 }
 
 /// `--rate auto`: this share of the lowest capacity of the first round,
-/// where every side still has headroom, so latency compares service and
-/// not queueing.
+/// meant to leave every side headroom so that latency compares service and
+/// not queueing. The capacity comes from a closed loop of few workers; the
+/// open loop runs more, and a side whose latency grows with concurrency
+/// can still be overloaded there.
 pub const AUTO_RATE_SHARE: f64 = 0.7;
 
 /// The open-loop rate from the first round's capacities (ops/s), rounded

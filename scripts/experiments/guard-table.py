@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 
-ESTUNE = "./target/release/estune"
+from compare_json import ESTUNE, row
 
 
 def runs(folder, profile):
@@ -54,15 +54,10 @@ def append_cost(docs):
 
 
 def figure(doc, mode, key, label):
-    for group in doc["groups"]:
-        if group["mode"] != mode:
-            continue
-        for table in group["tables"]:
-            for r in table["rows"]:
-                if r["subject"] == "all" and r["key"] == key:
-                    v = next(v for v in r["values"] if v["label"] == label)
-                    return r["unit"], v
-    return None, None
+    _, r = row(doc, mode, key)
+    if r is None:
+        return None, None
+    return r["unit"], next(v for v in r["values"] if v["label"] == label)
 
 
 def cell(unit, v):

@@ -9,29 +9,9 @@ and PROFILE (default eventstore) against it as `estune compare --baseline
 stdout. Uses ./target/release/estune (build it first).
 """
 import json
-import subprocess
 import sys
 
-ESTUNE = "./target/release/estune"
-
-
-def compare(folder, baseline):
-    out = subprocess.run(
-        [ESTUNE, "compare", folder, "--format", "json", "--baseline", baseline],
-        check=True, capture_output=True, text=True,
-    ).stdout
-    return json.loads(out)
-
-
-def row(doc, mode, key):
-    for group in doc["groups"]:
-        if group["mode"] != mode:
-            continue
-        for table in group["tables"]:
-            for r in table["rows"]:
-                if r["subject"] == "all" and r["key"] == key:
-                    return group, r
-    return None, None
+from compare_json import compare, row
 
 
 def fmt(v, unit):

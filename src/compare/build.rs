@@ -5,8 +5,8 @@
 use super::bootstrap::{self, RESAMPLES, SEED};
 use super::figures::{self, Source};
 use super::model::*;
-use super::stats::{self, CONFIDENCE};
-use super::verdict::judge;
+use super::stats::{self, mean_of_known as mean, CONFIDENCE};
+use super::verdict::{judge, Direction};
 use super::{alike, settings, CompareError, CompareOptions, LoadedRun};
 use crate::bench::RunResult;
 
@@ -343,28 +343,15 @@ fn row(
 ) -> FigureRow {
     let op = subject.0;
     let (key, figure) = src.names(closed);
-    let runs_of =
-        |s: &Side| -> Vec<Option<f64>> { s.1.iter().map(|r| src.value(&r.result, op)).collect() };
-    let base = runs_of(&sides[0]);
-    let base_mean = mean(&base);
-    let values = sides
-        .iter()
-        .zip(methods)
-        .map(|(s, m)| {
-            let runs = runs_of(s);
-            let value = mean(&runs);
-            let delta = m.as_ref().map(|m| {
-                let t = threshold(src, op, (&sides[0], &base, base_mean), (s, &runs), m);
-                judge(src.direction(), base_mean, value, t)
-            });
-            SideValue {
-                label: s.0.to_string(),
-                value,
-                runs,
-                delta,
-            }
-        })
-        .collect();
+    let values = side_values(
+        sides,
+        methods,
+        src.direction(),
+        |runs| runs.iter().map(|r| src.value(&r.result, op)).collect(),
+        |i, base, base_mean, runs, m| {
+            threshold(src, op, (&sides[0], base, base_mean), (&sides[i], runs), m)
+        },
+    );
     FigureRow {
         subject: subject.1.to_string(),
         key,
@@ -375,15 +362,48 @@ fn row(
     }
 }
 
-/// Mean of the runs that have the figure.
-fn mean(v: &[Option<f64>]) -> Option<f64> {
-    let known: Vec<f64> = v
+/// Each side's runs of one figure, their mean and, against the first
+/// side's (the baseline), the delta and verdict: `runs_of` reads a side's
+/// runs, `threshold(i, base_runs, base_mean, side_runs, method)` is the
+/// noise threshold of side `i` (a side without a method is the baseline).
+pub(super) fn side_values<T>(
+    sides: &[(&str, Vec<T>)],
+    methods: &[Option<NoiseMethod>],
+    direction: Direction,
+    runs_of: impl Fn(&[T]) -> Vec<Option<f64>>,
+    threshold: impl Fn(
+        usize,
+        &[Option<f64>],
+        Option<f64>,
+        &[Option<f64>],
+        &NoiseMethod,
+    ) -> Result<f64, String>,
+) -> Vec<SideValue> {
+    let base = runs_of(&sides[0].1);
+    let base_mean = mean(&base);
+    sides
         .iter()
-        .flatten()
-        .copied()
-        .filter(|x| x.is_finite())
-        .collect();
-    (!known.is_empty()).then(|| stats::mean(&known))
+        .zip(methods)
+        .enumerate()
+        .map(|(i, (s, m))| {
+            let runs = runs_of(&s.1);
+            let value = mean(&runs);
+            let delta = m.as_ref().map(|m| {
+                judge(
+                    direction,
+                    base_mean,
+                    value,
+                    threshold(i, &base, base_mean, &runs, m),
+                )
+            });
+            SideValue {
+                label: s.0.to_string(),
+                value,
+                runs,
+                delta,
+            }
+        })
+        .collect()
 }
 
 /// The noise threshold of a figure in its unit, or why there is none.

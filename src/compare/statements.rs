@@ -9,9 +9,10 @@
 //! a side; a single run has no per-second series of a statement, so no
 //! noise estimate.
 
-use super::model::{FigureRow, FigureTable, NoiseMethod, SideValue, StatementRef};
+use super::build::side_values;
+use super::model::{FigureRow, FigureTable, NoiseMethod, StatementRef};
 use super::stats;
-use super::verdict::{judge, Direction};
+use super::verdict::Direction;
 use crate::bench::RunResult;
 use crate::check::Unit;
 use std::collections::BTreeMap;
@@ -148,16 +149,6 @@ fn missing(r: &RunResult) -> Option<String> {
     )
 }
 
-fn mean(v: &[Option<f64>]) -> Option<f64> {
-    let known: Vec<f64> = v
-        .iter()
-        .flatten()
-        .copied()
-        .filter(|x| x.is_finite())
-        .collect();
-    (!known.is_empty()).then(|| stats::mean(&known))
-}
-
 /// Runs of a side in one mode, each run's statements.
 type SideRuns<'a> = (&'a str, Vec<BTreeMap<Key, Agg>>);
 
@@ -190,7 +181,7 @@ pub fn table(
         for k in keys {
             let totals: Vec<Option<f64>> =
                 runs.iter().map(|m| m.get(k).map(|a| a.total_ms)).collect();
-            *weight.entry(k).or_default() += mean(&totals).unwrap_or(0.0);
+            *weight.entry(k).or_default() += stats::mean_of_known(&totals).unwrap_or(0.0);
         }
     }
     let mut ranked: Vec<(&Key, f64)> = weight.into_iter().collect();
@@ -230,30 +221,17 @@ fn row(
     sides: &[SideRuns],
     methods: &[Option<NoiseMethod>],
 ) -> FigureRow {
-    let runs_of = |s: &SideRuns| -> Vec<Option<f64>> {
-        s.1.iter()
-            .map(|m| m.get(key).and_then(|a| (f.of)(a)))
-            .collect()
-    };
-    let base = runs_of(&sides[0]);
-    let base_mean = mean(&base);
-    let values = sides
-        .iter()
-        .zip(methods)
-        .map(|(s, m)| {
-            let runs = runs_of(s);
-            let value = mean(&runs);
-            let delta = m
-                .as_ref()
-                .map(|m| judge(f.direction, base_mean, value, threshold(m, &base, &runs)));
-            SideValue {
-                label: s.0.to_string(),
-                value,
-                runs,
-                delta,
-            }
-        })
-        .collect();
+    let values = side_values(
+        sides,
+        methods,
+        f.direction,
+        |runs| {
+            runs.iter()
+                .map(|m| m.get(key).and_then(|a| (f.of)(a)))
+                .collect()
+        },
+        |_, base, _, runs, m| threshold(m, base, runs),
+    );
     FigureRow {
         subject: subject.to_string(),
         key: f.key.to_string(),

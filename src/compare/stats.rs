@@ -11,6 +11,17 @@ pub fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
 }
 
+/// Mean of the runs that have the figure (finite values); None for none.
+pub fn mean_of_known(v: &[Option<f64>]) -> Option<f64> {
+    let known: Vec<f64> = v
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|x| x.is_finite())
+        .collect();
+    (!known.is_empty()).then(|| mean(&known))
+}
+
 /// Sample variance (n − 1 in the denominator); NaN for fewer than 2.
 pub fn variance(v: &[f64]) -> f64 {
     let m = mean(v);

@@ -1,5 +1,6 @@
-//! `estune cluster up|status|logs|psql|down|url`.
+//! `estune cluster up|start|stop|restart|status|switchover|failover|rebuild|logs|psql|down|url`.
 
+use crate::cluster::operate::Operator;
 use crate::cluster::{ops, BackendKind, StateDir};
 use crate::tune::Role;
 use anyhow::Context;
@@ -19,14 +20,15 @@ pub struct ClusterArgs {
         value_name = "NAME"
     )]
     pub cluster: String,
-    /// Where cluster state lives [default: $ESTUNE_STATE_DIR, $XDG_STATE_HOME/estune, ./.estune]
+    /// Where cluster state lives [default: $ESTUNE_STATE_DIR, $XDG_STATE_HOME/estune, ./.estune;
+    /// for root, /var/lib/estune when the servers' OS user cannot reach ./.estune]
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 }
 
 impl ClusterArgs {
     pub fn dir(&self) -> StateDir {
-        StateDir::resolve(self.state_dir.as_deref())
+        StateDir::resolve_for(self.state_dir.as_deref(), &self.cluster)
     }
 }
 
@@ -61,10 +63,21 @@ pub enum StatusFormat {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RebuildWhat {
+    /// Clone the replica again from the primary
+    Replica,
+}
+
 pub(crate) const CLUSTER_EXAMPLES: &str = "\
 Examples:
   estune cluster up --profile eventstore --memory 2GiB
   estune cluster status
+  estune cluster stop              # both, the primary first; data stays
+  estune cluster up                # starts what is stopped or crashed
+  estune cluster switchover        # planned: the replica becomes the primary
+  estune cluster failover          # the primary is gone: promote the replica
+  estune cluster rebuild replica   # re-clone a replica that cannot catch up
   estune cluster logs replica --follow
   estune cluster psql primary
   psql \"$(estune cluster url primary --with-password)\"
@@ -88,12 +101,84 @@ Ports default to 5433 (primary) and 5434 (replica), or the next free ones;
 a --port you give that is taken is an error."
     )]
     Up(UpArgs),
+    /// Start a stopped or crashed server (both when no role is given)
+    #[command(after_help = "A crashed server runs crash recovery and catches up through its slot.
+A former primary that a failover left behind is rewound (pg_rewind) and
+started as the standby. Then estune waits for the replica to stream, and
+says why when it does not (slot missing, WAL removed, timelines apart).")]
+    Start {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[arg(value_enum)]
+        role: Option<RoleName>,
+    },
+    /// Stop a server with a fast shutdown (both when no role is given: the
+    /// primary first, so the replica receives its last WAL). Data stays
+    Stop {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[arg(value_enum)]
+        role: Option<RoleName>,
+    },
+    /// Stop and start a server (both when no role is given, primary first)
+    Restart {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[arg(value_enum)]
+        role: Option<RoleName>,
+    },
     /// Show each server: state, version, port, replication, lag, memory, size
+    #[command(after_help = "States: running, starting (not accepting connections yet), stopped
+(a clean shutdown), crashed (the server ended without one: a stale
+postmaster.pid, a container's exit code or OOM kill; its last log lines are
+shown), and `waiting to rejoin` for a former primary after a failover.
+A replica that does not stream says why: slot missing, WAL removed,
+timeline mismatch.")]
     Status {
         #[command(flatten)]
         cluster: ClusterArgs,
         #[arg(long, value_enum, default_value = "table")]
         format: StatusFormat,
+    },
+    /// Planned role change: the replica becomes the primary, losing nothing
+    #[command(after_help = "Steps: the primary shuts down (fast), which ends its sessions and sends
+its last WAL to the replica; estune waits until the replica has replayed
+the shutdown checkpoint (read with pg_controldata), promotes it, gives it
+the primary role's configuration and the replication slot, rewinds the
+old primary with pg_rewind and starts it as the new standby. The state
+file records the new roles: url, apply, health, bench and seed follow.
+Clients see their connections end; `estune cluster url primary --any-node`
+gives a URL that finds the new primary. Run it again to switch back.")]
+    Switchover {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    },
+    /// Unplanned role change: the primary is gone, promote the replica
+    #[command(after_help = "Refuses while the primary runs (that would make two primaries): use
+switchover, stop the primary first, or pass --force to stop it here. The
+old primary is fenced (Docker no longer restarts it) and recorded as
+waiting to rejoin; when it can run again, `estune cluster up` rewinds it
+with pg_rewind and attaches it as the standby. Replication is
+asynchronous: writes the replica had not received when the primary died
+are lost.")]
+    Failover {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        /// Stop a primary that still runs, then fail over
+        #[arg(long)]
+        force: bool,
+    },
+    /// Clone the replica again from the primary (pg_basebackup through a
+    /// new slot), keeping its configuration
+    #[command(after_help = "For a replica that can no longer catch up: its slot was dropped, the
+primary removed WAL it needs, or its timeline went apart. The replica is
+stopped, its data directory emptied, the slot created anew on the primary,
+and pg_basebackup's progress shown as the primary reports it.")]
+    Rebuild {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[arg(value_enum)]
+        what: RebuildWhat,
     },
     /// Print a server's log (the last --lines, or follow it)
     Logs {
@@ -137,6 +222,11 @@ a --port you give that is taken is an error."
         /// Include the password (it is printed only when asked)
         #[arg(long)]
         with_password: bool,
+        /// Name both nodes with target_session_attrs (read-write for the
+        /// primary, read-only for the replica), so clients follow a
+        /// switchover or failover
+        #[arg(long)]
+        any_node: bool,
     },
 }
 
@@ -144,14 +234,10 @@ a --port you give that is taken is an error."
 pub struct UpArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
-    /// Profile name or path
-    #[arg(
-        long,
-        short = 'p',
-        default_value = "eventstore",
-        value_name = "NAME|PATH"
-    )]
-    pub profile: String,
+    /// Profile name or path [default: eventstore]. On an existing cluster,
+    /// `up` starts what is stopped instead, and another profile is refused
+    #[arg(long, short = 'p', value_name = "NAME|PATH")]
+    pub profile: Option<String>,
     #[command(flatten)]
     pub pair: PairArgs,
     #[command(flatten)]
@@ -214,6 +300,8 @@ impl PairArgs {
             cpus: plan.cpus,
             allow_overcommit: plan.allow_overcommit,
             templates: plan.templates.clone(),
+            profile_given: true,
+            converge_existing: false,
         }
     }
 }
@@ -223,6 +311,20 @@ pub fn run(cmd: ClusterCommand) -> anyhow::Result<ExitCode> {
     rt.block_on(async move {
         match cmd {
             ClusterCommand::Up(a) => up(a).await,
+            ClusterCommand::Start { cluster, role } => operate(&cluster, |op| Box::pin(async move {
+                op.converge(role.map(Role::from)).await
+            })).await,
+            ClusterCommand::Stop { cluster, role } => operate(&cluster, |op| Box::pin(async move {
+                op.stop(role.map(Role::from)).await
+            })).await,
+            ClusterCommand::Restart { cluster, role } => operate(&cluster, |op| Box::pin(async move {
+                op.restart(role.map(Role::from)).await
+            })).await,
+            ClusterCommand::Switchover { cluster } => operate(&cluster, |op| Box::pin(op.switchover())).await,
+            ClusterCommand::Failover { cluster, force } => operate(&cluster, |op| Box::pin(op.failover(force))).await,
+            ClusterCommand::Rebuild { cluster, what: RebuildWhat::Replica } => {
+                operate(&cluster, |op| Box::pin(op.rebuild_replica())).await
+            }
             ClusterCommand::Status { cluster, format } => {
                 let dir = cluster.dir();
                 let state = dir.load(&cluster.cluster)?;
@@ -263,22 +365,50 @@ pub fn run(cmd: ClusterCommand) -> anyhow::Result<ExitCode> {
                 }
                 Ok(ExitCode::SUCCESS)
             }
-            ClusterCommand::Url { cluster, role, superuser, with_password } => {
+            ClusterCommand::Url { cluster, role, superuser, with_password, any_node } => {
                 let dir = cluster.dir();
                 let state = dir.load(&cluster.cluster)?;
-                println!("{}", ops::url(&state, &dir, role.into(), superuser, with_password)?);
+                let url = if any_node {
+                    ops::any_node_url(&state, &dir, role.into(), superuser, with_password, None)?
+                } else {
+                    ops::url(&state, &dir, role.into(), superuser, with_password)?
+                };
+                println!("{url}");
                 Ok(ExitCode::SUCCESS)
             }
         }
     })
 }
 
-async fn up(a: UpArgs) -> anyhow::Result<ExitCode> {
-    let profile = a.plan.load_profile(&a.profile)?;
+type OpFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), crate::cluster::ClusterError>> + 'a>>;
+
+/// Opens the cluster, runs one operation with progress on stderr, and
+/// shows the status afterwards.
+async fn operate<F>(cluster: &ClusterArgs, f: F) -> anyhow::Result<ExitCode>
+where
+    F: for<'o, 'd> FnOnce(&'o mut Operator<'d>) -> OpFuture<'o>,
+{
+    let dir = cluster.dir();
     let progress = |line: &str| eprintln!("{line}");
-    let options = a
+    let mut op = Operator::open(&dir, &cluster.cluster, &progress)?;
+    f(&mut op).await?;
+    let rows = ops::status(&op.state, &dir).await?;
+    std::io::stdout().write_all(crate::cluster::status_text::table(&op.state, &rows).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn up(a: UpArgs) -> anyhow::Result<ExitCode> {
+    let profile_given = a.profile.is_some();
+    let profile = a
+        .plan
+        .load_profile(a.profile.as_deref().unwrap_or("eventstore"))?;
+    let progress = |line: &str| eprintln!("{line}");
+    let mut options = a
         .pair
         .up_options(&a.cluster, profile, &a.plan, BackendArg::Local);
+    options.profile_given = profile_given;
+    options.converge_existing = true;
     let state = ops::up(options, &progress).await?;
     eprintln!(
         "cluster `{}` is up ({} backend, PostgreSQL {}): primary 127.0.0.1:{}, replica 127.0.0.1:{}, profile {} (plan {})",

@@ -49,8 +49,13 @@ impl ConnectArgs {
         // probes read its tables' statistics and its cache hit ratio.
         let db = Some(state.database.as_str());
         let url = |role, superuser| ops::url_on(&state, &dir, role, superuser, true, db).map(Some);
+        // The application's connections name both nodes, as applications
+        // do, so bench and seed workers that lose their server on a
+        // switchover or failover find the role's new holder; the admin
+        // ones measure one server each.
+        let app = |role| ops::any_node_url(&state, &dir, role, false, true, db).map(Some);
         let endpoints = Endpoints {
-            app: [url(Role::Primary, false)?, url(Role::Replica, false)?],
+            app: [app(Role::Primary)?, app(Role::Replica)?],
             admin: [url(Role::Primary, true)?, url(Role::Replica, true)?],
         };
         Ok(Pair {

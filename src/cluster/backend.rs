@@ -31,7 +31,19 @@ impl BackendKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeSpec {
     pub cluster: String,
+    /// The node's own name ("pg1", "pg2"): its container, volume and
+    /// directory are named after it, because the role moves between nodes
+    /// on a switchover or failover. Clusters made before roles could move
+    /// have their first role's name here.
+    #[serde(default)]
+    pub name: String,
+    /// What the node is now. Changed by switchover and failover only.
     pub role: Role,
+    /// A former primary that a failover left behind: its timeline forked
+    /// from the new primary's, so it may run again only after pg_rewind
+    /// made it the new primary's standby (`cluster up` does that).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rejoin: bool,
     /// Port on 127.0.0.1 of the host, where estune and clients connect.
     pub host_port: u16,
     /// The data directory as the server sees it (a host path for local, a
@@ -67,6 +79,10 @@ pub struct NodeRuntime {
     pub exit_code: Option<i64>,
     /// Container name or data directory, for people.
     pub location: String,
+    /// Why the server is down although nobody stopped it: a stale
+    /// postmaster.pid, a container's non-zero exit code or OOM kill.
+    /// `None` while running or after a clean stop.
+    pub crashed: Option<String>,
 }
 
 /// Credentials for `basebackup`.
@@ -82,7 +98,7 @@ pub trait Backend: Send + Sync {
     fn kind(&self) -> BackendKind;
 
     /// Where a node's data directory lives, as the server sees it.
-    fn data_dir(&self, cluster: &str, role: Role) -> String;
+    fn data_dir(&self, cluster: &str, node: &str) -> String;
 
     /// Checks, before anything is created, that the backend can work:
     /// binaries found (local), engine reachable and image present (docker).
@@ -131,6 +147,41 @@ pub trait Backend: Send + Sync {
 
     /// Fast shutdown; waits until the server is down. Idempotent.
     async fn stop(&self, node: &NodeSpec) -> Result<(), ClusterError>;
+
+    /// Makes sure nothing restarts a stopped server behind estune's back
+    /// (docker: restart policy `no`; `start` sets it back). A failover
+    /// fences the old primary this way, so it cannot come back as a
+    /// second primary. Local servers are never restarted by anyone.
+    async fn fence(&self, node: &NodeSpec) -> Result<(), ClusterError>;
+
+    /// The output of pg_controldata on the node's data directory (the
+    /// server may run or not).
+    async fn control_data(&self, node: &NodeSpec) -> Result<String, ClusterError>;
+
+    /// Rewinds a stopped former primary to `source`, the running new
+    /// primary, with pg_rewind (a server that did not shut down cleanly
+    /// gets crash recovery first). Returns pg_rewind's output.
+    async fn rewind(
+        &self,
+        target: &NodeSpec,
+        source: &NodeSpec,
+        superuser_password: &str,
+    ) -> Result<String, ClusterError>;
+
+    /// Deletes the data directory of a stopped node, for a new base
+    /// backup. Keeps the node (container, volume, directory).
+    async fn clear_data(&self, node: &NodeSpec) -> Result<(), ClusterError>;
+
+    /// Stores the replication password where `node`'s WAL receiver reads
+    /// it and returns the primary_conninfo that reaches `primary` from
+    /// `node` (127.0.0.1 and the host port locally, the container's name
+    /// on the cluster network for docker).
+    async fn standby_conninfo(
+        &self,
+        node: &NodeSpec,
+        primary: &NodeSpec,
+        auth: &ReplicationAuth,
+    ) -> Result<String, ClusterError>;
 
     /// The last `lines` lines of the server's log.
     async fn logs(&self, node: &NodeSpec, lines: usize) -> Result<String, ClusterError>;

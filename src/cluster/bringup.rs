@@ -11,6 +11,10 @@ use crate::tune::{Plan, Role};
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
+/// The nodes' names; the first starts as the primary. Roles move between
+/// them on a switchover or failover, the names stay.
+pub const NODE_NAMES: [&str; 2] = ["pg1", "pg2"];
+
 /// How long a server may take to accept connections after start.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long the replica may take to stream after it started.
@@ -54,7 +58,10 @@ pub async fn wait_ready(
     secrets: &Secrets,
 ) -> Result<Client, ClusterError> {
     let dsn = superuser_conninfo(node, secrets);
-    let server = format!("the {} on 127.0.0.1:{}", node.role, node.host_port);
+    let server = format!(
+        "{} (the {} on 127.0.0.1:{})",
+        node.name, node.role, node.host_port
+    );
     let start = Instant::now();
     let mut last = String::new();
     while start.elapsed() < READY_TIMEOUT {
@@ -281,13 +288,16 @@ pub async fn up(req: UpRequest<'_>) -> Result<ClusterState, ClusterError> {
         .iter()
         .zip(ports)
         .zip(resources)
-        .map(|((role, port), res)| {
+        .zip(NODE_NAMES)
+        .map(|(((role, port), res), node_name)| {
             let rp = plan.role(*role);
             NodeSpec {
                 cluster: name.clone(),
+                name: node_name.to_string(),
                 role: *role,
+                rejoin: false,
                 host_port: port,
-                data_dir: backend.data_dir(&name, *role),
+                data_dir: backend.data_dir(&name, node_name),
                 memory: Some(rp.inputs.memory.value),
                 memory_reservation: res.memory_reservation,
                 shm_size: res.shm_size,
@@ -392,6 +402,9 @@ async fn bring_up(
         slot: plan.access.replication_slot.clone(),
     };
     backend.basebackup(replica, primary, &auth).await?;
+    // The same standby settings a switchover or rejoin writes, with the
+    // node's name as application_name.
+    super::standby::configure(backend, replica, primary, &auth).await?;
     backend
         .write_config(
             replica,

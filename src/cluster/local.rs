@@ -4,7 +4,6 @@
 
 use super::{Backend, BackendKind, ClusterError, NodeRuntime, NodeSpec, Prepared, ReplicationAuth};
 use crate::pgbin::{PgBinaries, RunAs};
-use crate::tune::Role;
 use async_trait::async_trait;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -36,7 +35,7 @@ impl LocalBackend {
         Path::new(&node.data_dir)
             .parent()
             .map(Path::to_path_buf)
-            .unwrap_or_else(|| self.root.join(&node.cluster).join(node.role.as_str()))
+            .unwrap_or_else(|| self.root.join(&node.cluster).join(&node.name))
     }
 
     fn log_path(&self, node: &NodeSpec) -> PathBuf {
@@ -107,13 +106,43 @@ impl LocalBackend {
         }
     }
 
-    fn postmaster_pid(&self, node: &NodeSpec) -> Option<u32> {
+    /// The pid postmaster.pid names, and whether that process is a live
+    /// postgres (the file outlives a crashed server, and its pid may have
+    /// been reused by another program since).
+    fn pid_file(&self, node: &NodeSpec) -> Option<(u32, bool)> {
         let text =
             std::fs::read_to_string(Path::new(&node.data_dir).join("postmaster.pid")).ok()?;
-        let pid: i32 = text.lines().next()?.trim().parse().ok()?;
-        // The file outlives a crashed server; the process must exist too.
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).ok()?;
-        Some(pid as u32)
+        let pid: u32 = text.lines().next()?.trim().parse().ok()?;
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        // A killed postmaster whose parent does not reap it stays a zombie.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let zombie = stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+        Some((pid, comm.trim() == "postgres" && !zombie))
+    }
+
+    fn postmaster_pid(&self, node: &NodeSpec) -> Option<u32> {
+        self.pid_file(node)
+            .and_then(|(pid, alive)| alive.then_some(pid))
+    }
+
+    /// A pgpass file for the superuser, readable by the server's user
+    /// only, removed when dropped.
+    fn temp_pgpass(&self, node: &NodeSpec, line: &str) -> Result<TempFile, ClusterError> {
+        let dir = self.node_dir(node);
+        let path = dir.join(format!(".pgpass-{}", std::process::id()));
+        self.write_owned(&path, line)?;
+        Ok(TempFile(path))
+    }
+}
+
+/// Removes its file when dropped, whatever happened in between.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
@@ -161,10 +190,10 @@ impl Backend for LocalBackend {
         BackendKind::Local
     }
 
-    fn data_dir(&self, cluster: &str, role: Role) -> String {
+    fn data_dir(&self, cluster: &str, node: &str) -> String {
         self.root
             .join(cluster)
-            .join(role.as_str())
+            .join(node)
             .join("data")
             .display()
             .to_string()
@@ -332,6 +361,86 @@ impl Backend for LocalBackend {
         Ok(())
     }
 
+    async fn fence(&self, _node: &NodeSpec) -> Result<(), ClusterError> {
+        Ok(())
+    }
+
+    async fn control_data(&self, node: &NodeSpec) -> Result<String, ClusterError> {
+        self.run("pg_controldata", vec!["-D".into(), node.data_dir.clone()], vec![])
+            .await
+    }
+
+    async fn rewind(
+        &self,
+        target: &NodeSpec,
+        source: &NodeSpec,
+        superuser_password: &str,
+    ) -> Result<String, ClusterError> {
+        let pgpass = self.temp_pgpass(
+            target,
+            &format!("127.0.0.1:{}:*:postgres:{superuser_password}\n", source.host_port),
+        )?;
+        let source_server = format!(
+            "host=127.0.0.1 port={} user=postgres dbname=postgres passfile={}",
+            source.host_port,
+            super::standby::quote_conninfo(&pgpass.0.display().to_string())
+        );
+        // pg_rewind runs the target's crash recovery first if it did not
+        // shut down cleanly, with postgres --single from the same bindir.
+        self.run(
+            "pg_rewind",
+            vec![
+                format!("--target-pgdata={}", target.data_dir),
+                format!("--source-server={source_server}"),
+                "--progress".into(),
+            ],
+            vec![],
+        )
+        .await
+    }
+
+    async fn clear_data(&self, node: &NodeSpec) -> Result<(), ClusterError> {
+        let dir = Path::new(&node.data_dir);
+        if !dir.starts_with(self.node_dir(node)) || !dir.starts_with(&self.root) {
+            return Err(ClusterError::Unsupported {
+                what: format!("deleting {} (outside the state directory)", dir.display()),
+                backend: "local",
+                hint: None,
+            });
+        }
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(ClusterError::Io {
+                what: format!("removing {}", dir.display()),
+                source: e,
+            }),
+        }
+    }
+
+    async fn standby_conninfo(
+        &self,
+        node: &NodeSpec,
+        primary: &NodeSpec,
+        auth: &ReplicationAuth,
+    ) -> Result<String, ClusterError> {
+        let pgpass = self.node_dir(node).join(".pgpass");
+        self.write_owned(
+            &pgpass,
+            &format!(
+                "127.0.0.1:{}:*:{}:{}\n",
+                primary.host_port, auth.user, auth.password
+            ),
+        )?;
+        Ok(format!(
+            "host=127.0.0.1 port={} user={} passfile={} application_name={} connect_timeout=5",
+            primary.host_port,
+            auth.user,
+            super::standby::quote_conninfo(&pgpass.display().to_string()),
+            node.name
+        ))
+    }
+
     async fn logs(&self, node: &NodeSpec, lines: usize) -> Result<String, ClusterError> {
         let text = std::fs::read_to_string(self.log_path(node)).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();
@@ -381,13 +490,20 @@ impl Backend for LocalBackend {
     }
 
     async fn runtime(&self, node: &NodeSpec) -> Result<NodeRuntime, ClusterError> {
-        let pid = self.postmaster_pid(node);
+        let file = self.pid_file(node);
+        let pid = file.and_then(|(pid, alive)| alive.then_some(pid));
+        // A clean shutdown removes postmaster.pid; a killed postmaster
+        // leaves it behind.
+        let crashed = file.filter(|(_, alive)| !alive).map(|(pid, _)| {
+            format!("postmaster.pid names process {pid}, which is gone: the server did not shut down")
+        });
         Ok(NodeRuntime {
             running: pid.is_some(),
             pid,
             memory_usage: pid.map(server_pss),
             memory_limit: node.memory,
             location: node.data_dir.clone(),
+            crashed,
             ..NodeRuntime::default()
         })
     }

@@ -4,9 +4,13 @@
 
 mod backend;
 pub mod bringup;
+pub mod diagnose;
 pub mod docker;
+pub mod failover;
 pub mod local;
+pub mod operate;
 pub mod ops;
+pub mod standby;
 pub mod state;
 pub mod status_text;
 
@@ -64,6 +68,12 @@ pub enum ClusterError {
         reason: String,
         log: String,
     },
+    #[error("{replica} does not stream from the primary: {why}. `estune cluster rebuild replica` clones it again from the primary")]
+    NotStreaming { replica: String, why: String },
+    #[error("{node}: {why}. `estune cluster rebuild replica` clones it again from the primary")]
+    Diverged { node: String, why: String },
+    #[error("{0}")]
+    Refused(String),
     #[error("cluster state {path} is unreadable: {reason}")]
     BadState { path: PathBuf, reason: String },
     #[error(transparent)]
@@ -94,6 +104,7 @@ impl ClusterError {
                 | ClusterError::RunAs(_)
                 | ClusterError::ImageMissing { .. }
                 | ClusterError::Unsupported { .. }
+                | ClusterError::Refused(_)
         )
     }
 }

@@ -82,6 +82,51 @@ pub struct UpOptions {
     pub cpus: Option<f64>,
     pub allow_overcommit: bool,
     pub templates: Option<PathBuf>,
+    /// The user named the profile (rather than taking the default): on an
+    /// existing cluster, another profile is a conflict.
+    pub profile_given: bool,
+    /// An existing cluster of that name is brought to its declared state
+    /// (`cluster up`) instead of refused (`experiment`, which removes the
+    /// pair it made and must not take over another).
+    pub converge_existing: bool,
+}
+
+/// What the flags of `up` ask for that the existing cluster is not.
+fn conflicts(o: &UpOptions, st: &ClusterState) -> Vec<String> {
+    let mut c = Vec::new();
+    if let Some(k) = o.backend.filter(|k| *k != st.backend) {
+        c.push(format!(
+            "--backend {} (it runs on the {} backend)",
+            k.as_str(),
+            st.backend.as_str()
+        ));
+    }
+    if let Some(v) = o.pg_version.filter(|v| *v != st.major) {
+        c.push(format!("--pg-version {v} (it runs PostgreSQL {})", st.pg_version));
+    }
+    if o.profile_given && o.profile.name != st.profile {
+        c.push(format!(
+            "--profile {} (it has profile {}; `estune apply --profile {}` changes it)",
+            o.profile.name, st.profile, o.profile.name
+        ));
+    }
+    if let (Some(want), Some(have)) = (&o.image, &st.image) {
+        if want != have {
+            c.push(format!("--image {want} (it runs {have})"));
+        }
+    }
+    for (i, role) in Role::BOTH.iter().enumerate() {
+        if let Some(p) = o.ports[i].filter(|p| *p != st.node(*role).host_port) {
+            c.push(format!(
+                "port {p} for the {role} (it listens on {})",
+                st.node(*role).host_port
+            ));
+        }
+    }
+    if o.memory.is_some() || o.cpus.is_some() {
+        c.push("--memory/--cpus (`estune apply --memory … --cpus …` changes the resources of a running pair)".into());
+    }
+    c
 }
 
 /// Which backend `auto` picks, and why (for people).
@@ -104,15 +149,41 @@ pub async fn pick_backend(image: &str) -> (BackendKind, String) {
     }
 }
 
-pub async fn up(o: UpOptions, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Result<ClusterState> {
+pub async fn up(
+    mut o: UpOptions,
+    progress: &(dyn Fn(&str) + Sync),
+) -> anyhow::Result<ClusterState> {
     if o.state_dir.exists(&o.name) {
         let st = o.state_dir.load(&o.name)?;
-        return Err(ClusterError::Exists {
-            name: o.name,
-            dir: o.state_dir.root.clone(),
-            backend: st.backend.as_str(),
+        if !o.converge_existing {
+            return Err(ClusterError::Exists {
+                name: o.name,
+                dir: o.state_dir.root.clone(),
+                backend: st.backend.as_str(),
+            }
+            .into());
         }
-        .into());
+        let conflicts = conflicts(&o, &st);
+        if !conflicts.is_empty() {
+            return Err(ClusterError::Refused(format!(
+                "cluster `{}` exists ({} backend, PostgreSQL {}, profile {}) and `up` brings it back as it is; it is not what these flags ask for:\n  {}\nDrop those flags, or `estune cluster down --cluster {} --purge` first to make it anew",
+                o.name,
+                st.backend.as_str(),
+                st.pg_version,
+                st.profile,
+                conflicts.join("\n  "),
+                o.name
+            ))
+            .into());
+        }
+        progress(&format!(
+            "cluster `{}` exists in {}: bringing it to its declared state",
+            o.name,
+            o.state_dir.root.display()
+        ));
+        let mut op = super::operate::Operator::open(&o.state_dir, &o.name, progress)?;
+        op.converge(None).await?;
+        return Ok(op.state);
     }
     let image = o
         .image
@@ -131,6 +202,24 @@ pub async fn up(o: UpOptions, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
         let res = crate::inputs::resources_both(&o.profile, o.memory, o.cpus);
         crate::inputs::checked_plan(&o.profile, res, catalog, o.allow_overcommit)
     };
+    if kind == BackendKind::Local {
+        if let Some(user) = crate::pgbin::RunAs::resolve(&o.os_user)? {
+            let (dir, why) = o.state_dir.clone().reachable_by(&user);
+            if let Some(why) = why {
+                progress(&why);
+                if dir.exists(&o.name) {
+                    let backend = dir.load(&o.name)?.backend.as_str();
+                    return Err(ClusterError::Exists {
+                        name: o.name,
+                        dir: dir.root.clone(),
+                        backend,
+                    }
+                    .into());
+                }
+                o.state_dir = dir;
+            }
+        }
+    }
     let (backend, plan, bindir): (Box<dyn Backend>, tune::Plan, Option<PathBuf>) = match kind {
         BackendKind::Local => {
             let bins = crate::pgbin::find(o.pg_bin.as_deref(), wanted)?;
@@ -195,7 +284,9 @@ pub async fn up(o: UpOptions, progress: &(dyn Fn(&str) + Sync)) -> anyhow::Resul
 /// One row of `cluster status`.
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeStatus {
+    pub name: String,
     pub role: Role,
+    /// running, starting, stopped, crashed, or waiting to rejoin.
     pub state: String,
     pub version: String,
     pub port: u16,
@@ -203,34 +294,57 @@ pub struct NodeStatus {
     /// Bytes between the primary's current LSN and the replica's replay.
     pub lag_bytes: Option<i64>,
     pub data_size: Option<i64>,
+    /// What is wrong, in words: why it crashed, why it does not stream.
+    pub problem: Option<String>,
+    /// The last lines of the log of a server that crashed or cannot start.
+    pub log_tail: Option<String>,
     pub runtime: NodeRuntime,
 }
+
+/// Log lines shown under a crashed server.
+const CRASH_LOG_LINES: usize = 8;
 
 pub async fn status(state: &ClusterState, dir: &StateDir) -> anyhow::Result<Vec<NodeStatus>> {
     let backend = open_backend(state, dir)?;
     let secrets = dir.load_secrets(&state.name)?;
     let mut rows = Vec::new();
+    let mut primary: Option<tokio_postgres::Client> = None;
     let mut primary_lsn: Option<String> = None;
     for node in &state.nodes {
         let runtime = backend.runtime(node).await?;
         let mut row = NodeStatus {
+            name: node.name.clone(),
             role: node.role,
-            state: if runtime.running {
-                "running".into()
-            } else {
-                "stopped".into()
+            state: match (runtime.running, &runtime.crashed) {
+                (true, _) => "running".into(),
+                (false, Some(_)) => "crashed".into(),
+                (false, None) => "stopped".into(),
             },
             version: state.pg_version.clone(),
             port: node.host_port,
             replication: "-".into(),
             lag_bytes: None,
             data_size: None,
+            problem: runtime.crashed.clone(),
+            log_tail: None,
             runtime,
         };
+        if node.rejoin {
+            row.state = format!("{}, waiting to rejoin", row.state);
+            row.problem = Some(format!(
+                "a former primary that a failover or an interrupted switchover left behind{}; `estune cluster up` rewinds it and attaches it as the standby",
+                row.problem.as_deref().map(|p| format!(" ({p})")).unwrap_or_default()
+            ));
+        }
+        if row.runtime.crashed.is_some() {
+            row.log_tail = backend.logs(node, CRASH_LOG_LINES).await.ok();
+        }
         let dsn = bringup::superuser_conninfo(node, &secrets);
         match crate::db::connect(&dsn, std::time::Duration::from_secs(3)).await {
             Err(e) if row.runtime.running => {
-                row.state = format!("running, not accepting connections ({e})")
+                row.state = "starting".into();
+                row.problem = Some(format!("not accepting connections: {e}"));
+                row.log_tail = backend.logs(node, CRASH_LOG_LINES).await.ok();
             }
             Err(_) => {}
             Ok(c) => {
@@ -244,29 +358,50 @@ pub async fn status(state: &ClusterState, dir: &StateDir) -> anyhow::Result<Vec<
                 row.data_size = q("SELECT sum(pg_database_size(datname))::bigint FROM pg_database")
                     .await?
                     .get(0);
+                let recovering: bool = q("SELECT pg_is_in_recovery()").await?.get(0);
                 if node.role == Role::Primary {
-                    primary_lsn = Some(q("SELECT pg_current_wal_lsn()::text").await?.get(0));
+                    if recovering {
+                        row.problem = Some("recorded as the primary but in recovery".into());
+                    } else {
+                        primary_lsn = Some(q("SELECT pg_current_wal_lsn()::text").await?.get(0));
+                    }
                     let r: Option<String> = q("SELECT string_agg(application_name || ' ' || state, ', ') FROM pg_stat_replication").await?.get(0);
                     row.replication = r.unwrap_or_else(|| "no standby connected".into());
+                    primary = Some(c);
                 } else {
                     let r = c
                         .query_one(
-                            "SELECT pg_is_in_recovery(), coalesce(status, 'no WAL receiver'),
+                            "SELECT coalesce(status, 'no WAL receiver'),
                                     pg_wal_lsn_diff($1::text::pg_lsn, pg_last_wal_replay_lsn())::bigint
                              FROM (SELECT 1) one LEFT JOIN pg_stat_wal_receiver ON true",
                             &[&primary_lsn.clone().unwrap_or_else(|| "0/0".into())],
                         )
                         .await?;
-                    let recovering: bool = r.get(0);
-                    let receiver: String = r.get(1);
+                    let receiver: String = r.get(0);
                     row.replication = if recovering {
                         format!("standby, receiver {receiver}")
                     } else {
                         "not in recovery".into()
                     };
+                    if !recovering {
+                        row.problem = Some("runs as a second primary: it is not in recovery".into());
+                    } else if receiver != "streaming" {
+                        let why = super::diagnose::why_not_streaming(
+                            backend.as_ref(),
+                            node,
+                            primary.as_ref(),
+                            &state.replication_slot,
+                        )
+                        .await;
+                        row.problem = Some(format!(
+                            "{}{}",
+                            why.text,
+                            if why.definite { "; `estune cluster rebuild replica` clones it again" } else { "" }
+                        ));
+                    }
                     row.lag_bytes = primary_lsn
                         .as_ref()
-                        .and_then(|_| r.get::<_, Option<i64>>(2))
+                        .and_then(|_| r.get::<_, Option<i64>>(1))
                         .map(|b| b.max(0));
                 }
             }
@@ -285,22 +420,11 @@ pub async fn restart(
     dir: &StateDir,
     progress: &(dyn Fn(&str) + Sync),
 ) -> anyhow::Result<()> {
-    let backend = open_backend(state, dir)?;
-    let secrets = dir.load_secrets(&state.name)?;
-    let mut clients = Vec::new();
-    for role in Role::BOTH {
-        let node = state.node(role);
-        progress(&format!("{role}: restarting"));
-        backend.stop(node).await?;
-        backend.start(node).await?;
-        clients.push(bringup::wait_ready(backend.as_ref(), node, &secrets).await?);
-    }
-    let label = format!(
-        "the primary on 127.0.0.1:{}",
-        state.node(Role::Primary).host_port
-    );
-    bringup::wait_streaming(&clients[0], &label).await?;
-    bringup::wait_replayed(&clients[0], &clients[1]).await?;
+    let mut op = super::operate::Operator::open(dir, &state.name, progress)?;
+    op.restart(None).await?;
+    let p = op.connect(&op.node(Role::Primary)).await?;
+    let r = op.connect(&op.node(Role::Replica)).await?;
+    bringup::wait_replayed(&p, &r).await?;
     Ok(())
 }
 
@@ -311,11 +435,48 @@ pub async fn down(name: &str, dir: &StateDir, purge: bool) -> anyhow::Result<boo
     }
     let state = dir.load(name)?;
     let backend = open_backend(&state, dir)?;
+    // The primary first, so the replica receives its last WAL.
+    for node in &state.nodes {
+        if backend.runtime(node).await?.running {
+            backend.stop(node).await?;
+        }
+    }
     backend.remove(name, &state.nodes, purge).await?;
     if purge {
         dir.remove(name)?;
     }
     Ok(true)
+}
+
+/// A libpq URL naming both nodes, the way applications follow a
+/// switchover: libpq (and tokio-postgres) try the hosts in turn and keep
+/// the one whose session has `attrs` (`read-write` finds the primary,
+/// `read-only` a standby). The current holder of the role comes first.
+pub fn any_node_url(
+    state: &ClusterState,
+    dir: &StateDir,
+    role: Role,
+    superuser: bool,
+    with_password: bool,
+    database: Option<&str>,
+) -> anyhow::Result<String> {
+    let one = url_on(state, dir, role, superuser, with_password, database)?;
+    let other = match role {
+        Role::Primary => Role::Replica,
+        Role::Replica => Role::Primary,
+    };
+    let hosts = [role, other]
+        .map(|r| format!("127.0.0.1:{}", state.node(r).host_port))
+        .join(",");
+    let here = format!("127.0.0.1:{}", state.node(role).host_port);
+    let attrs = match role {
+        Role::Primary => "read-write",
+        Role::Replica => "read-only",
+    };
+    Ok(format!(
+        "{}?target_session_attrs={attrs}",
+        one.replacen(&here, &hosts, 1)
+    ))
 }
 
 /// A libpq URL for a role's server; the password only when asked.

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Format version of state.json; bumped on incompatible changes.
-pub const STATE_FORMAT: u32 = 1;
+/// 2: nodes have names and roles that move between them (format 1 is
+/// read and upgraded: its nodes are named after their roles).
+pub const STATE_FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClusterState {
@@ -50,6 +52,35 @@ impl ClusterState {
             .find(|n| n.role == role)
             .expect("a cluster state always has both nodes")
     }
+
+    /// Swaps the roles of the two nodes (switchover, failover). The
+    /// container limits that the plan sets per role go with the role.
+    pub fn swap_roles(&mut self) {
+        for n in &mut self.nodes {
+            n.role = match n.role {
+                Role::Primary => Role::Replica,
+                Role::Replica => Role::Primary,
+            };
+        }
+        let [a, b] = &mut self.nodes[..] else {
+            return;
+        };
+        std::mem::swap(&mut a.memory, &mut b.memory);
+        std::mem::swap(&mut a.memory_reservation, &mut b.memory_reservation);
+        // The primary first, as every listing shows them.
+        self.nodes.sort_by_key(|n| n.role != Role::Primary);
+    }
+
+    /// Reads format 1 (nodes named after their fixed roles).
+    fn upgrade(mut self) -> ClusterState {
+        for n in &mut self.nodes {
+            if n.name.is_empty() {
+                n.name = n.role.as_str().to_string();
+            }
+        }
+        self.format = STATE_FORMAT;
+        self
+    }
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -87,11 +118,19 @@ impl Secrets {
 }
 
 /// Where cluster states live: `--state-dir`, else `$ESTUNE_STATE_DIR`,
-/// else `$XDG_STATE_HOME/estune`, else `./.estune`.
+/// else `$XDG_STATE_HOME/estune`, else `./.estune` — or, for root, where
+/// the servers' OS user can reach (see `fallback`).
 #[derive(Debug, Clone)]
 pub struct StateDir {
     pub root: PathBuf,
+    /// Chosen by the user (flag or environment): never moved elsewhere.
+    pub explicit: bool,
 }
+
+/// Where root keeps cluster states when `./.estune` is out of the server
+/// user's reach (a home directory of mode 700), as Debian keeps server
+/// data under /var/lib/postgresql.
+pub const ROOT_FALLBACK: &str = "/var/lib/estune";
 
 impl StateDir {
     pub fn resolve(flag: Option<&Path>) -> StateDir {
@@ -100,13 +139,62 @@ impl StateDir {
                 .map(PathBuf::from)
                 .filter(|p| p.is_absolute())
         };
-        let root = flag
+        let chosen = flag
             .map(Path::to_path_buf)
             .or_else(|| from_env("ESTUNE_STATE_DIR"))
-            .or_else(|| from_env("XDG_STATE_HOME").map(|p| p.join("estune")))
-            .unwrap_or_else(|| PathBuf::from(".estune"));
+            .or_else(|| from_env("XDG_STATE_HOME").map(|p| p.join("estune")));
+        let explicit = chosen.is_some();
+        let root = chosen.unwrap_or_else(|| PathBuf::from(".estune"));
         let root = std::path::absolute(&root).unwrap_or(root);
-        StateDir { root }
+        StateDir { root, explicit }
+    }
+
+    /// The directory that holds cluster `name`: the default one, unless
+    /// the cluster lives in the root fallback (made there by `cluster up`).
+    pub fn resolve_for(flag: Option<&Path>, name: &str) -> StateDir {
+        let dir = StateDir::resolve(flag);
+        if dir.explicit || dir.exists(name) {
+            return dir;
+        }
+        let fallback = StateDir {
+            root: PathBuf::from(ROOT_FALLBACK),
+            explicit: false,
+        };
+        if fallback.exists(name) {
+            fallback
+        } else {
+            dir
+        }
+    }
+
+    /// For a new cluster whose servers run as `user`: the default
+    /// directory if `user` can reach it, else the root fallback, with the
+    /// reason. An explicit directory is never replaced (the caller's
+    /// reachability check then fails with its message).
+    pub fn reachable_by(self, user: &crate::pgbin::RunAs) -> (StateDir, Option<String>) {
+        if self.explicit {
+            return (self, None);
+        }
+        match user.check_can_reach(&self.root) {
+            Ok(()) => (self, None),
+            Err(e) => {
+                let reason = match e {
+                    crate::pgbin::RunAsError::Unreachable { reason, .. } => reason,
+                    other => other.to_string(),
+                };
+                let fallback = StateDir {
+                    root: PathBuf::from(ROOT_FALLBACK),
+                    explicit: false,
+                };
+                let why = format!(
+                    "state directory: OS user `{}` cannot reach {} ({reason}); using {} instead (--state-dir chooses another)",
+                    user.name,
+                    self.root.display(),
+                    fallback.root.display()
+                );
+                (fallback, Some(why))
+            }
+        }
     }
 
     pub fn cluster_dir(&self, name: &str) -> PathBuf {
@@ -142,16 +230,16 @@ impl StateDir {
                 path: path.clone(),
                 reason: e.to_string(),
             })?;
-        if state.format != STATE_FORMAT {
+        if !(1..=STATE_FORMAT).contains(&state.format) {
             return Err(ClusterError::BadState {
                 path,
                 reason: format!(
-                    "format {} is not the {STATE_FORMAT} this estune reads",
+                    "format {} is newer than the {STATE_FORMAT} this estune reads; use the estune that made it",
                     state.format
                 ),
             });
         }
-        Ok(state)
+        Ok(state.upgrade())
     }
 
     pub fn save(&self, state: &ClusterState) -> Result<(), ClusterError> {

@@ -7,6 +7,7 @@ use crate::value::human;
 /// `cluster status` for people.
 pub fn table(state: &ClusterState, rows: &[NodeStatus]) -> String {
     let mut t = crate::table::new(&[
+        "node",
         "role",
         "state",
         "version",
@@ -33,6 +34,7 @@ pub fn table(state: &ClusterState, rows: &[NodeStatus]) -> String {
             state_text.push_str(&format!(", exit code {code}"));
         }
         t.add_row(vec![
+            r.name.clone(),
             r.role.to_string(),
             state_text,
             r.version.clone(),
@@ -51,8 +53,20 @@ pub fn table(state: &ClusterState, rows: &[NodeStatus]) -> String {
                 .unwrap_or_else(|| "-".into()),
         ]);
     }
+    let mut notes = String::new();
+    for r in rows {
+        if let Some(p) = &r.problem {
+            notes.push_str(&format!("{} ({}): {p}\n", r.name, r.role));
+        }
+        if let Some(log) = r.log_tail.as_deref().filter(|l| !l.trim().is_empty()) {
+            notes.push_str(&format!("  last log lines of {}:\n", r.name));
+            for line in log.lines() {
+                notes.push_str(&format!("    {line}\n"));
+            }
+        }
+    }
     format!(
-        "cluster {} ({} backend), profile {} (plan {})\n{t}\n",
+        "cluster {} ({} backend), profile {} (plan {})\n{t}\n{notes}",
         state.name,
         state.backend.as_str(),
         state.profile,
@@ -62,7 +76,7 @@ pub fn table(state: &ClusterState, rows: &[NodeStatus]) -> String {
 
 pub fn json(state: &ClusterState, rows: &[NodeStatus]) -> String {
     let doc = serde_json::json!({
-        "schema": "estune.cluster-status/1",
+        "schema": "estune.cluster-status/2",
         "cluster": state.name,
         "backend": state.backend,
         "profile": state.profile,

@@ -59,11 +59,11 @@ async fn task(
             tar: pack(&archive::file_entries(tmp_files))?,
         });
     }
-    let mut labels = names::role_labels(&node.cluster, node.role);
+    let mut labels = names::node_labels(&node.cluster, &node.name);
     labels.insert(TASK_LABEL.to_string(), task.to_string());
     Ok(OneOff {
-        name: Some(names::task_container(&node.cluster, node.role, task)),
-        what: format!("{task} of {}", names::container(&node.cluster, node.role)),
+        name: Some(names::task_container(&node.cluster, &node.name, task)),
+        what: format!("{task} of {}", names::container(&node.cluster, &node.name)),
         image: image.to_string(),
         labels,
         user: "postgres".to_string(),
@@ -118,8 +118,9 @@ pub async fn basebackup(
     primary: &NodeSpec,
     auth: &ReplicationAuth,
 ) -> Result<(), ClusterError> {
-    let host = names::container(&primary.cluster, primary.role);
-    let pgpass = pgpass_line(&host, PG_PORT, &auth.user, &auth.password);
+    let host = names::container(&primary.cluster, &primary.name);
+    // Any host: after a switchover the same file serves the other node.
+    let pgpass = pgpass_line("*", PG_PORT, &auth.user, &auth.password);
     // The walreceiver reads the password from this file later too: -R
     // records the passfile, not the password, in primary_conninfo. It is
     // on the volume, beside the data directory, so the node's container
@@ -173,6 +174,95 @@ pub async fn basebackup(
     );
     spec.command = command;
     oneoff::run_ok(engine, &spec).await.map(drop)
+}
+
+/// pg_controldata on the node's volume (its server may run or not).
+pub async fn control_data(
+    engine: &Engine,
+    image: &str,
+    facts: &ImageFacts,
+    node: &NodeSpec,
+) -> Result<String, ClusterError> {
+    let mut spec = task(engine, image, facts, node, "controldata", &[], &[]).await?;
+    spec.command = vec![facts.tool("pg_controldata"), "-D".into(), DATA_DIR.into()];
+    oneoff::run_ok(engine, &spec).await
+}
+
+/// pg_rewind of the node's data directory from `source`, reached by its
+/// name on the cluster network; the superuser's password travels in a
+/// file that vanishes with the one-off container.
+pub async fn rewind(
+    engine: &Engine,
+    image: &str,
+    facts: &ImageFacts,
+    target: &NodeSpec,
+    source: &NodeSpec,
+    password: &str,
+) -> Result<String, ClusterError> {
+    let host = names::container(&source.cluster, &source.name);
+    let pgpass = pgpass_line(&host, PG_PORT, "postgres", password);
+    let mut spec = task(
+        engine,
+        image,
+        facts,
+        target,
+        "rewind",
+        &[(PGPASS, &pgpass)],
+        &[],
+    )
+    .await?;
+    spec.network = Some(names::network(&target.cluster));
+    spec.command = vec![
+        facts.tool("pg_rewind"),
+        format!("--target-pgdata={DATA_DIR}"),
+        format!(
+            "--source-server=host={host} port={PG_PORT} user=postgres dbname=postgres passfile={SECRETS_DIR}/{PGPASS}"
+        ),
+        "--progress".into(),
+    ];
+    oneoff::run_ok(engine, &spec).await
+}
+
+/// Empties the node's data directory (the server is stopped), keeping the
+/// directory itself for the next base backup.
+pub async fn clear_data(
+    engine: &Engine,
+    image: &str,
+    facts: &ImageFacts,
+    node: &NodeSpec,
+) -> Result<(), ClusterError> {
+    let mut spec = task(engine, image, facts, node, "clear", &[], &[]).await?;
+    spec.env = vec![format!("ESTUNE_DATA={DATA_DIR}")];
+    spec.command = vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        r#"find "$ESTUNE_DATA" -mindepth 1 -delete"#.into(),
+    ];
+    oneoff::run_ok(engine, &spec).await.map(drop)
+}
+
+/// The replication password where the node's WAL receiver reads it (the
+/// volume, beside the data directory) and the primary_conninfo naming
+/// the primary's container on the cluster network.
+pub async fn standby_conninfo(
+    engine: &Engine,
+    image: &str,
+    facts: &ImageFacts,
+    node: &NodeSpec,
+    primary: &NodeSpec,
+    auth: &ReplicationAuth,
+) -> Result<String, ClusterError> {
+    let container = node::ensure_created(engine, image, facts, node).await?;
+    let line = pgpass_line("*", PG_PORT, &auth.user, &auth.password);
+    let tar = archive::pack_files(&[(PGPASS, line.as_str())], facts.owner)
+        .map_err(ClusterError::io("packing the password file"))?;
+    oneoff::put_archive(engine, &container, &container, VOLUME_MOUNT, tar).await?;
+    Ok(format!(
+        "host={} port={PG_PORT} user={} passfile={VOLUME_MOUNT}/{PGPASS} application_name={} connect_timeout=5",
+        names::container(&primary.cluster, &primary.name),
+        auth.user,
+        node.name
+    ))
 }
 
 /// A .pgpass line; `:` and `\` in a field are escaped with `\`.

@@ -1,4 +1,4 @@
-//! The Docker backend: one network, one volume and one container per role,
+//! The Docker backend: one network, one volume and one container per node,
 //! all labelled with the cluster name, driven through the Engine API.
 //!
 //! Image-agnostic: it needs PostgreSQL server binaries, a `postgres` user
@@ -18,7 +18,6 @@ mod resources;
 
 use super::backend::{Backend, BackendKind, NodeRuntime, NodeSpec, Prepared, ReplicationAuth};
 use super::ClusterError;
-use crate::tune::Role;
 use async_trait::async_trait;
 use engine::Engine;
 use image::ImageFacts;
@@ -29,7 +28,7 @@ pub const DEFAULT_IMAGE: &str = "estune/postgres:15";
 /// What to run when the image is missing (this machine has no registry).
 pub const BUILD_COMMAND: &str = "bash docker/build-image.sh";
 pub use engine::DEFAULT_HOST;
-pub use names::{CLUSTER_LABEL, DATA_DIR, ROLE_LABEL};
+pub use names::{CLUSTER_LABEL, DATA_DIR, NODE_LABEL};
 
 /// `DockerBackend::new` as a trait object, for code choosing a backend.
 pub fn open(image: &str) -> Result<Box<dyn Backend>, ClusterError> {
@@ -90,16 +89,16 @@ impl DockerBackend {
     }
 
     /// The container of a node, for people (`docker logs NAME`).
-    pub fn container_name(cluster: &str, role: Role) -> String {
-        names::container(cluster, role)
+    pub fn container_name(cluster: &str, node: &str) -> String {
+        names::container(cluster, node)
     }
 
     pub fn network_name(cluster: &str) -> String {
         names::network(cluster)
     }
 
-    pub fn volume_name(cluster: &str, role: Role) -> String {
-        names::volume(cluster, role)
+    pub fn volume_name(cluster: &str, node: &str) -> String {
+        names::volume(cluster, node)
     }
 
     async fn facts(&self) -> Result<&ImageFacts, ClusterError> {
@@ -115,7 +114,7 @@ impl Backend for DockerBackend {
         BackendKind::Docker
     }
 
-    fn data_dir(&self, _cluster: &str, _role: Role) -> String {
+    fn data_dir(&self, _cluster: &str, _node: &str) -> String {
         DATA_DIR.to_string()
     }
 
@@ -170,6 +169,48 @@ impl Backend for DockerBackend {
 
     async fn stop(&self, node: &NodeSpec) -> Result<(), ClusterError> {
         node::stop(&self.engine, node).await
+    }
+
+    async fn fence(&self, node: &NodeSpec) -> Result<(), ClusterError> {
+        node::set_restart(&self.engine, node, false).await
+    }
+
+    async fn control_data(&self, node: &NodeSpec) -> Result<String, ClusterError> {
+        let facts = self.facts().await?;
+        datadir::control_data(&self.engine, &self.image, facts, node).await
+    }
+
+    async fn rewind(
+        &self,
+        target: &NodeSpec,
+        source: &NodeSpec,
+        superuser_password: &str,
+    ) -> Result<String, ClusterError> {
+        let facts = self.facts().await?;
+        datadir::rewind(
+            &self.engine,
+            &self.image,
+            facts,
+            target,
+            source,
+            superuser_password,
+        )
+        .await
+    }
+
+    async fn clear_data(&self, node: &NodeSpec) -> Result<(), ClusterError> {
+        let facts = self.facts().await?;
+        datadir::clear_data(&self.engine, &self.image, facts, node).await
+    }
+
+    async fn standby_conninfo(
+        &self,
+        node: &NodeSpec,
+        primary: &NodeSpec,
+        auth: &ReplicationAuth,
+    ) -> Result<String, ClusterError> {
+        let facts = self.facts().await?;
+        datadir::standby_conninfo(&self.engine, &self.image, facts, node, primary, auth).await
     }
 
     async fn logs(&self, node: &NodeSpec, lines: usize) -> Result<String, ClusterError> {

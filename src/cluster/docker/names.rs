@@ -1,11 +1,11 @@
 //! Names, labels and paths of the Docker objects of a cluster. Labels are
 //! what `remove` goes by, so leftovers of a crashed run are found too.
 
-use crate::tune::Role;
 use std::collections::HashMap;
 
 pub const CLUSTER_LABEL: &str = "estune.cluster";
-pub const ROLE_LABEL: &str = "estune.role";
+/// The node's name ("pg1"); roles move between nodes, names do not.
+pub const NODE_LABEL: &str = "estune.node";
 /// On one-off containers, what they ran (initdb, basebackup, …).
 pub const TASK_LABEL: &str = "estune.task";
 
@@ -24,27 +24,28 @@ pub fn network(cluster: &str) -> String {
     format!("estune-{cluster}")
 }
 
-pub fn volume(cluster: &str, role: Role) -> String {
-    format!("estune-{cluster}-{role}")
+pub fn volume(cluster: &str, node: &str) -> String {
+    format!("estune-{cluster}-{node}")
 }
 
-pub fn container(cluster: &str, role: Role) -> String {
-    format!("estune-{cluster}-{role}")
+/// Also the node's name on the cluster network.
+pub fn container(cluster: &str, node: &str) -> String {
+    format!("estune-{cluster}-{node}")
 }
 
 /// A one-off container doing `task` for a node; named so a person can tell
 /// what a leftover was doing.
-pub fn task_container(cluster: &str, role: Role, task: &str) -> String {
-    format!("estune-{cluster}-{role}-{task}")
+pub fn task_container(cluster: &str, node: &str, task: &str) -> String {
+    format!("estune-{cluster}-{node}-{task}")
 }
 
 pub fn cluster_labels(cluster: &str) -> HashMap<String, String> {
     HashMap::from([(CLUSTER_LABEL.to_string(), cluster.to_string())])
 }
 
-pub fn role_labels(cluster: &str, role: Role) -> HashMap<String, String> {
+pub fn node_labels(cluster: &str, node: &str) -> HashMap<String, String> {
     let mut labels = cluster_labels(cluster);
-    labels.insert(ROLE_LABEL.to_string(), role.as_str().to_string());
+    labels.insert(NODE_LABEL.to_string(), node.to_string());
     labels
 }
 
@@ -61,14 +62,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_follow_the_cluster_and_role() {
+    fn names_follow_the_cluster_and_node() {
         let cases = [
             (network("a"), "estune-a"),
-            (volume("a", Role::Primary), "estune-a-primary"),
-            (container("a", Role::Replica), "estune-a-replica"),
+            (volume("a", "pg1"), "estune-a-pg1"),
+            (container("a", "pg2"), "estune-a-pg2"),
             (
-                task_container("a", Role::Replica, "basebackup"),
-                "estune-a-replica-basebackup",
+                task_container("a", "pg2", "basebackup"),
+                "estune-a-pg2-basebackup",
             ),
         ];
         for (got, want) in cases {
@@ -83,10 +84,10 @@ mod tests {
     }
 
     #[test]
-    fn role_labels_carry_the_cluster() {
-        let labels = role_labels("c", Role::Primary);
+    fn node_labels_carry_the_cluster() {
+        let labels = node_labels("c", "pg1");
         assert_eq!(labels[CLUSTER_LABEL], "c");
-        assert_eq!(labels[ROLE_LABEL], "primary");
+        assert_eq!(labels[NODE_LABEL], "pg1");
         assert_eq!(
             cluster_filter("c")["label"],
             vec!["estune.cluster=c".to_string()]

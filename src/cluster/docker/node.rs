@@ -1,7 +1,8 @@
 //! The container of one node: postgres as its main process, on the
-//! cluster network under the role's alias, published on 127.0.0.1 only,
-//! with the profile's memory limits. estune decides about restarts, so
-//! Docker's restart policy is `no`.
+//! cluster network under its own name, published on 127.0.0.1 only, with
+//! the profile's memory limits. Docker restarts a server that dies
+//! (`unless-stopped`), while `stop`, `down` and a failover's fence stop it
+//! for good.
 
 use super::engine::{docker_error, is_conflict, is_not_found, Engine};
 use super::image::ImageFacts;
@@ -44,7 +45,7 @@ pub fn body(node: &NodeSpec, image: &str, facts: &ImageFacts) -> ContainerCreate
         )])),
         mounts: Some(vec![Mount {
             typ: Some(MountTypeEnum::VOLUME),
-            source: Some(names::volume(&node.cluster, node.role)),
+            source: Some(names::volume(&node.cluster, &node.name)),
             target: Some(VOLUME_MOUNT.to_string()),
             ..Default::default()
         }]),
@@ -56,10 +57,7 @@ pub fn body(node: &NodeSpec, image: &str, facts: &ImageFacts) -> ContainerCreate
         memory_reservation: node.memory_reservation.map(bytes),
         shm_size: Some(bytes(node.shm_size.unwrap_or(DEFAULT_SHM_SIZE))),
         nano_cpus: node.cpus.map(|c| (c * SECOND_NS as f64).round() as i64),
-        restart_policy: Some(RestartPolicy {
-            name: Some(RestartPolicyNameEnum::NO),
-            maximum_retry_count: None,
-        }),
+        restart_policy: Some(restart_policy(true)),
         ..Default::default()
     };
     ContainerCreateBody {
@@ -78,7 +76,7 @@ pub fn body(node: &NodeSpec, image: &str, facts: &ImageFacts) -> ContainerCreate
             .map(String::from)
             .to_vec(),
         ),
-        labels: Some(names::role_labels(&node.cluster, node.role)),
+        labels: Some(names::node_labels(&node.cluster, &node.name)),
         exposed_ports: Some(HashMap::from([(port, HashMap::new())])),
         // postgres takes SIGTERM as a smart shutdown, which waits for every
         // client to leave; SIGINT is the fast shutdown estune wants.
@@ -107,12 +105,39 @@ pub fn body(node: &NodeSpec, image: &str, facts: &ImageFacts) -> ContainerCreate
             endpoints_config: Some(HashMap::from([(
                 network,
                 EndpointSettings {
-                    aliases: Some(vec![node.role.as_str().to_string()]),
+                    aliases: Some(vec![node.name.clone()]),
                     ..Default::default()
                 },
             )])),
         }),
         ..Default::default()
+    }
+}
+
+/// `unless-stopped` brings back a server that died (crash, OOM kill),
+/// never one that was stopped; `no` is the fence of a deposed primary.
+fn restart_policy(on: bool) -> RestartPolicy {
+    RestartPolicy {
+        name: Some(if on {
+            RestartPolicyNameEnum::UNLESS_STOPPED
+        } else {
+            RestartPolicyNameEnum::NO
+        }),
+        maximum_retry_count: None,
+    }
+}
+
+/// Turns Docker's restarts of the node's container on or off.
+pub async fn set_restart(engine: &Engine, node: &NodeSpec, on: bool) -> Result<(), ClusterError> {
+    let name = names::container(&node.cluster, &node.name);
+    let update = ContainerUpdateBody {
+        restart_policy: Some(restart_policy(on)),
+        ..Default::default()
+    };
+    match engine.api.update_container(&name, update).await {
+        Ok(()) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(docker_error("update the restart policy of container", name)(e)),
     }
 }
 
@@ -138,7 +163,7 @@ pub async fn ensure_created(
     facts: &ImageFacts,
     node: &NodeSpec,
 ) -> Result<String, ClusterError> {
-    let name = names::container(&node.cluster, node.role);
+    let name = names::container(&node.cluster, &node.name);
     if inspect(engine, &name).await?.is_some() {
         return Ok(name);
     }
@@ -174,6 +199,8 @@ pub async fn start(
             output: "the container is running already; stop it first".to_string(),
         });
     }
+    // A container made before restarts were wanted, or a fenced one.
+    set_restart(engine, node, true).await?;
     engine
         .api
         .start_container(
@@ -187,7 +214,7 @@ pub async fn start(
 /// Fast shutdown through the container's stop signal; missing or stopped
 /// containers are fine. Blocks until the container has exited.
 pub async fn stop(engine: &Engine, node: &NodeSpec) -> Result<(), ClusterError> {
-    let name = names::container(&node.cluster, node.role);
+    let name = names::container(&node.cluster, &node.name);
     let options = StopContainerOptionsBuilder::new()
         .t(STOP_TIMEOUT_SECS)
         .build();
@@ -199,7 +226,7 @@ pub async fn stop(engine: &Engine, node: &NodeSpec) -> Result<(), ClusterError> 
 }
 
 pub async fn runtime(engine: &Engine, node: &NodeSpec) -> Result<NodeRuntime, ClusterError> {
-    let name = names::container(&node.cluster, node.role);
+    let name = names::container(&node.cluster, &node.name);
     let Some(container) = inspect(engine, &name).await? else {
         return Ok(NodeRuntime {
             location: name,
@@ -223,7 +250,24 @@ pub async fn runtime(engine: &Engine, node: &NodeSpec) -> Result<NodeRuntime, Cl
         restarts: container.restart_count.and_then(|n| u64::try_from(n).ok()),
         exit_code: if running { None } else { state.exit_code },
         location: name.clone(),
+        crashed: None,
     };
+    // postgres exits 0 after the fast shutdown `docker stop` asks for;
+    // anything else (a kill, an OOM kill, a failed start) is a crash.
+    if !running {
+        let code = state.exit_code.unwrap_or(0);
+        runtime.crashed = if state.oom_killed == Some(true) {
+            Some(format!("the kernel killed it for memory (OOM, exit code {code})"))
+        } else if code != 0 {
+            Some(format!("the container exited with code {code}{}", match code {
+                137 => " (SIGKILL)",
+                139 => " (SIGSEGV)",
+                _ => "",
+            }))
+        } else {
+            None
+        };
+    }
     if running {
         let stats = one_shot_stats(engine, &name).await?;
         let (usage, limit) = memory_of(&stats);
@@ -270,7 +314,7 @@ pub async fn set_memory(
     limit: u64,
     reservation: Option<u64>,
 ) -> Result<(), ClusterError> {
-    let name = names::container(&node.cluster, node.role);
+    let name = names::container(&node.cluster, &node.name);
     let update = ContainerUpdateBody {
         memory: Some(bytes(limit)),
         memory_swap: Some(bytes(limit)),
@@ -286,7 +330,7 @@ pub async fn set_memory(
 
 /// The last `lines` lines of the server's output (stdout and stderr).
 pub async fn logs(engine: &Engine, node: &NodeSpec, lines: usize) -> Result<String, ClusterError> {
-    let name = names::container(&node.cluster, node.role);
+    let name = names::container(&node.cluster, &node.name);
     oneoff::output(engine, &name, &name, &lines.to_string()).await
 }
 
@@ -294,7 +338,7 @@ pub async fn logs(engine: &Engine, node: &NodeSpec, lines: usize) -> Result<Stri
 /// caller prints the backlog it wants with `logs` first), until the future
 /// is dropped or the container is removed.
 pub async fn follow_logs(engine: &Engine, node: &NodeSpec) -> Result<(), ClusterError> {
-    let name = names::container(&node.cluster, node.role);
+    let name = names::container(&node.cluster, &node.name);
     let options = LogsOptionsBuilder::new()
         .follow(true)
         .stdout(true)

@@ -64,10 +64,10 @@ async fn network_subnets(engine: &Engine, name: &str) -> Result<Option<Vec<Strin
 /// Creates the node's volume, labelled (Docker would otherwise create it
 /// unlabelled on first mount, and `remove` would not find it).
 pub async fn ensure_volume(engine: &Engine, node: &NodeSpec) -> Result<String, ClusterError> {
-    let name = names::volume(&node.cluster, node.role);
+    let name = names::volume(&node.cluster, &node.name);
     let options = VolumeCreateOptions {
         name: Some(name.clone()),
-        labels: Some(names::role_labels(&node.cluster, node.role)),
+        labels: Some(names::node_labels(&node.cluster, &node.name)),
         ..Default::default()
     };
     // Idempotent in Docker: an existing volume of that name is returned.
@@ -98,7 +98,7 @@ pub async fn remove_cluster(
         .await
         .map_err(docker_error("list containers of cluster", cluster))?;
     let mut containers: Vec<String> = listed.into_iter().filter_map(|c| c.id).collect();
-    containers.extend(nodes.iter().map(|n| names::container(&n.cluster, n.role)));
+    containers.extend(nodes.iter().map(|n| names::container(&n.cluster, &n.name)));
     for container in containers {
         oneoff::remove(engine, &container).await?;
     }
@@ -132,7 +132,7 @@ pub async fn remove_cluster(
             .into_iter()
             .map(|v| v.name)
             .collect();
-        names.extend(nodes.iter().map(|n| names::volume(&n.cluster, n.role)));
+        names.extend(nodes.iter().map(|n| names::volume(&n.cluster, &n.name)));
         names.sort();
         names.dedup();
         for volume in names {

@@ -409,6 +409,10 @@ async fn up(a: UpArgs) -> anyhow::Result<ExitCode> {
         .up_options(&a.cluster, profile, &a.plan, BackendArg::Local);
     options.profile_given = profile_given;
     options.converge_existing = true;
+    if a.pair.backend.is_none() && options.state_dir.exists(&options.name) {
+        // The default backend is for new clusters, not a wish to change.
+        options.backend = None;
+    }
     let state = ops::up(options, &progress).await?;
     eprintln!(
         "cluster `{}` is up ({} backend, PostgreSQL {}): primary 127.0.0.1:{}, replica 127.0.0.1:{}, profile {} (plan {})",

@@ -66,13 +66,44 @@ fn message_of(line: &str) -> &str {
         .map_or(line, |i| line[i..].trim())
 }
 
+/// The WAL segment the replica needs next, if the primary removed it.
+async fn removed_segment(primary: &Client, replica: &Client) -> Option<String> {
+    let lsn: String = replica
+        .query_one(
+            "SELECT coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text",
+            &[],
+        )
+        .await
+        .ok()?
+        .try_get(0)
+        .ok()?;
+    let row = primary
+        .query_one(
+            "SELECT pg_walfile_name($1::text::pg_lsn),
+                    EXISTS (SELECT 1 FROM pg_ls_waldir() WHERE name = pg_walfile_name($1::text::pg_lsn))",
+            &[&lsn],
+        )
+        .await
+        .ok()?;
+    let (segment, present): (String, bool) = (row.get(0), row.get(1));
+    (!present).then_some(segment)
+}
+
 pub async fn why_not_streaming(
     backend: &dyn Backend,
     replica: &NodeSpec,
     primary: Option<&Client>,
+    replica_client: Option<&Client>,
     slot: &str,
 ) -> Why {
     let mut causes = Vec::new();
+    if let (Some(p), Some(r)) = (primary, replica_client) {
+        if let Some(segment) = removed_segment(p, r).await {
+            causes.push(format!(
+                "WAL removed: the primary no longer has segment {segment}, which the replica needs next"
+            ));
+        }
+    }
     if let Some(p) = primary {
         let row = p
             .query_opt(
@@ -84,7 +115,7 @@ pub async fn why_not_streaming(
             Ok(None) => causes.push(format!(
                 "slot missing: the primary has no replication slot `{slot}`"
             )),
-            Ok(Some(r)) if r.get::<_, String>(0) == "lost" => causes.push(format!(
+            Ok(Some(r)) if r.get::<_, String>(0) == "lost" && causes.is_empty() => causes.push(format!(
                 "WAL removed: the primary removed WAL that slot `{slot}` had reserved (wal_status lost)"
             )),
             _ => {}

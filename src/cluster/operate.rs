@@ -214,10 +214,12 @@ impl<'a> Operator<'a> {
             let waited = start.elapsed();
             if waited > STREAM_WAIT || (waited > Duration::from_secs(5) && last_check.elapsed() > Duration::from_secs(2)) {
                 last_check = Instant::now();
+                let standby = self.connect(&replica).await.ok();
                 let why = diagnose::why_not_streaming(
                     self.backend.as_ref(),
                     &replica,
                     Some(&client),
+                    standby.as_ref(),
                     &self.state.replication_slot,
                 )
                 .await;

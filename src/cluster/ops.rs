@@ -390,6 +390,7 @@ pub async fn status(state: &ClusterState, dir: &StateDir) -> anyhow::Result<Vec<
                             backend.as_ref(),
                             node,
                             primary.as_ref(),
+                            Some(&c),
                             &state.replication_slot,
                         )
                         .await;

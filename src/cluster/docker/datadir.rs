@@ -212,7 +212,15 @@ pub async fn rewind(
     )
     .await?;
     spec.network = Some(names::network(&target.cluster));
+    spec.env = vec![format!("ESTUNE_DATA={DATA_DIR}")];
+    // The node's container is stopped (the caller made sure), so a
+    // postmaster.pid is a killed server's; it names PID 1, which in this
+    // container is alive, and would stop the crash recovery pg_rewind runs.
     spec.command = vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        r#"rm -f "$ESTUNE_DATA/postmaster.pid" && exec "$@""#.into(),
+        "sh".into(),
         facts.tool("pg_rewind"),
         format!("--target-pgdata={DATA_DIR}"),
         format!(

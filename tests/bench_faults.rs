@@ -105,7 +105,7 @@ fn a_replica_killed_mid_run_shows_as_errors_and_the_run_goes_on() {
     let child = spawn_bench(&c, &out, "8s", "library-scale");
     std::thread::sleep(Duration::from_secs(4));
     // Kill the replica hard, as an OOM kill would.
-    let data = c.state_dir().join(&c.name).join("replica/data");
+    let data = c.state_dir().join(&c.name).join("pg2/data");
     let pid: i32 = std::fs::read_to_string(data.join("postmaster.pid"))
         .unwrap()
         .lines()

@@ -122,8 +122,8 @@ async fn docker_pair_from_up_to_down() {
     assert!(err.contains("backend: the Docker engine answers"), "{err}");
     assert!(err.contains("replication is streaming"), "{err}");
 
-    let primary = format!("estune-{}-primary", c.name);
-    let replica = format!("estune-{}-replica", c.name);
+    let primary = format!("estune-{}-pg1", c.name);
+    let replica = format!("estune-{}-pg2", c.name);
     assert_eq!(
         inspect(
             &primary,
@@ -148,8 +148,8 @@ async fn docker_pair_from_up_to_down() {
         c.name
     );
     assert_eq!(
-        inspect(&replica, "{{index .Config.Labels \"estune.role\"}}"),
-        "replica"
+        inspect(&replica, "{{index .Config.Labels \"estune.node\"}}"),
+        "pg2"
     );
 
     // A row written on the primary is readable on the replica.

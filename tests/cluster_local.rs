@@ -132,7 +132,7 @@ async fn pair_comes_up_and_replicates(major: u32) {
         "down stops both servers"
     );
     assert!(
-        c.cluster_dir().join("primary/data/PG_VERSION").exists(),
+        c.cluster_dir().join("pg1/data/PG_VERSION").exists(),
         "down keeps data"
     );
     c.ok(&["cluster", "down"]);
@@ -169,7 +169,7 @@ fn taken_port_is_refused_before_anything_is_created() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains(&format!("port {port} on 127.0.0.1 is in use")));
-    assert!(!c.cluster_dir().join("primary").exists());
+    assert!(!c.cluster_dir().join("pg1").exists());
 }
 
 #[test]

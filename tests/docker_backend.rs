@@ -140,11 +140,17 @@ impl Guard {
     }
 
     fn node(&self, backend: &DockerBackend, role: Role) -> NodeSpec {
+        let name = match role {
+            Role::Primary => "pg1",
+            Role::Replica => "pg2",
+        };
         NodeSpec {
             cluster: self.cluster.clone(),
+            name: name.to_string(),
             role,
+            rejoin: false,
             host_port: free_port(),
-            data_dir: backend.data_dir(&self.cluster, role),
+            data_dir: backend.data_dir(&self.cluster, name),
             memory: Some(512 * MIB),
             memory_reservation: Some(256 * MIB),
             shm_size: None,
@@ -309,7 +315,7 @@ async fn one_node_from_initdb_to_removal() {
     );
 
     // What Docker holds: the profile's limits, loopback only, the labels.
-    let name = DockerBackend::container_name(&guard.cluster, Role::Primary);
+    let name = DockerBackend::container_name(&guard.cluster, "pg1");
     let inspected = docker
         .inspect_container(&name, None::<InspectContainerOptions>)
         .await
@@ -324,7 +330,7 @@ async fn one_node_from_initdb_to_removal() {
     assert_eq!(all[0].host_port, Some(node.host_port.to_string()));
     let labels = inspected.config.and_then(|c| c.labels).expect("labels");
     assert_eq!(labels["estune.cluster"], guard.cluster);
-    assert_eq!(labels["estune.role"], "primary");
+    assert_eq!(labels["estune.node"], "pg1");
     let network = docker
         .inspect_network(
             &DockerBackend::network_name(&guard.cluster),
@@ -337,10 +343,10 @@ async fn one_node_from_initdb_to_removal() {
         guard.cluster
     );
     let volume = docker
-        .inspect_volume(&DockerBackend::volume_name(&guard.cluster, Role::Primary))
+        .inspect_volume(&DockerBackend::volume_name(&guard.cluster, "pg1"))
         .await
         .expect("volume");
-    assert_eq!(volume.labels["estune.role"], "primary");
+    assert_eq!(volume.labels["estune.node"], "pg1");
 
     // The configuration went in whole and comes back out.
     let hba = backend

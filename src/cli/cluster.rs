@@ -102,10 +102,12 @@ a --port you give that is taken is an error."
     )]
     Up(UpArgs),
     /// Start a stopped or crashed server (both when no role is given)
-    #[command(after_help = "A crashed server runs crash recovery and catches up through its slot.
+    #[command(
+        after_help = "A crashed server runs crash recovery and catches up through its slot.
 A former primary that a failover left behind is rewound (pg_rewind) and
 started as the standby. Then estune waits for the replica to stream, and
-says why when it does not (slot missing, WAL removed, timelines apart).")]
+says why when it does not (slot missing, WAL removed, timelines apart)."
+    )]
     Start {
         #[command(flatten)]
         cluster: ClusterArgs,
@@ -128,12 +130,14 @@ says why when it does not (slot missing, WAL removed, timelines apart).")]
         role: Option<RoleName>,
     },
     /// Show each server: state, version, port, replication, lag, memory, size
-    #[command(after_help = "States: running, starting (not accepting connections yet), stopped
+    #[command(
+        after_help = "States: running, starting (not accepting connections yet), stopped
 (a clean shutdown), crashed (the server ended without one: a stale
 postmaster.pid, a container's exit code or OOM kill; its last log lines are
 shown), and `waiting to rejoin` for a former primary after a failover.
 A replica that does not stream says why: slot missing, WAL removed,
-timeline mismatch.")]
+timeline mismatch."
+    )]
     Status {
         #[command(flatten)]
         cluster: ClusterArgs,
@@ -141,26 +145,30 @@ timeline mismatch.")]
         format: StatusFormat,
     },
     /// Planned role change: the replica becomes the primary, losing nothing
-    #[command(after_help = "Steps: the primary shuts down (fast), which ends its sessions and sends
+    #[command(
+        after_help = "Steps: the primary shuts down (fast), which ends its sessions and sends
 its last WAL to the replica; estune waits until the replica has replayed
 the shutdown checkpoint (read with pg_controldata), promotes it, gives it
 the primary role's configuration and the replication slot, rewinds the
 old primary with pg_rewind and starts it as the new standby. The state
 file records the new roles: url, apply, health, bench and seed follow.
 Clients see their connections end; `estune cluster url primary --any-node`
-gives a URL that finds the new primary. Run it again to switch back.")]
+gives a URL that finds the new primary. Run it again to switch back."
+    )]
     Switchover {
         #[command(flatten)]
         cluster: ClusterArgs,
     },
     /// Unplanned role change: the primary is gone, promote the replica
-    #[command(after_help = "Refuses while the primary runs (that would make two primaries): use
+    #[command(
+        after_help = "Refuses while the primary runs (that would make two primaries): use
 switchover, stop the primary first, or pass --force to stop it here. The
 old primary is fenced (Docker no longer restarts it) and recorded as
 waiting to rejoin; when it can run again, `estune cluster up` rewinds it
 with pg_rewind and attaches it as the standby. Replication is
 asynchronous: writes the replica had not received when the primary died
-are lost.")]
+are lost."
+    )]
     Failover {
         #[command(flatten)]
         cluster: ClusterArgs,
@@ -170,10 +178,12 @@ are lost.")]
     },
     /// Clone the replica again from the primary (pg_basebackup through a
     /// new slot), keeping its configuration
-    #[command(after_help = "For a replica that can no longer catch up: its slot was dropped, the
+    #[command(
+        after_help = "For a replica that can no longer catch up: its slot was dropped, the
 primary removed WAL it needs, or its timeline went apart. The replica is
 stopped, its data directory emptied, the slot created anew on the primary,
-and pg_basebackup's progress shown as the primary reports it.")]
+and pg_basebackup's progress shown as the primary reports it."
+    )]
     Rebuild {
         #[command(flatten)]
         cluster: ClusterArgs,
@@ -380,8 +390,9 @@ pub fn run(cmd: ClusterCommand) -> anyhow::Result<ExitCode> {
     })
 }
 
-type OpFuture<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), crate::cluster::ClusterError>> + 'a>>;
+type OpFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<(), crate::cluster::ClusterError>> + 'a>,
+>;
 
 /// Opens the cluster, runs one operation with progress on stderr, and
 /// shows the status afterwards.

@@ -123,7 +123,13 @@ pub async fn why_not_streaming(
     }
     let log = backend.logs(replica, 200).await.unwrap_or_default();
     for c in causes_in_log(&log) {
-        let kind = c.split(':').next().unwrap_or_default().split(' ').next().unwrap_or_default();
+        let kind = c
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .split(' ')
+            .next()
+            .unwrap_or_default();
         if !causes.iter().any(|have| have.starts_with(kind)) {
             causes.push(c);
         }

@@ -95,7 +95,10 @@ impl Operator<'_> {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let fresh = self.connect(node).await?;
         let pending: Vec<String> = fresh
-            .query("SELECT name FROM pg_settings WHERE pending_restart ORDER BY name", &[])
+            .query(
+                "SELECT name FROM pg_settings WHERE pending_restart ORDER BY name",
+                &[],
+            )
             .await
             .map_err(&sql)?
             .iter()
@@ -184,7 +187,11 @@ impl Operator<'_> {
             self.backend.write_config(node, files).await?;
         }
         standby::configure(self.backend.as_ref(), node, &primary, &self.auth()).await?;
-        self.say(&format!("starting {} as the standby of {}", label(node), primary.name));
+        self.say(&format!(
+            "starting {} as the standby of {}",
+            label(node),
+            primary.name
+        ));
         let client = self.start_node(node).await?;
         // A former primary still has the slot its standby used; on a
         // standby nobody uses it, and it would hold WAL back forever.
@@ -224,7 +231,10 @@ impl Operator<'_> {
                 label(&old)
             ))
         })?;
-        if !super::diagnose::streaming(&p).await.map_err(Self::sql(&old))? {
+        if !super::diagnose::streaming(&p)
+            .await
+            .map_err(Self::sql(&old))?
+        {
             return Err(ClusterError::Refused(format!(
                 "{} does not stream from the primary, so it may lack acknowledged writes; `estune cluster status` says why",
                 label(&new)
@@ -379,7 +389,9 @@ impl Operator<'_> {
             label(&node),
             primary.name
         ));
-        let files = standby::read_role_files(self.backend.as_ref(), &node).await.ok();
+        let files = standby::read_role_files(self.backend.as_ref(), &node)
+            .await
+            .ok();
         self.attach_standby(&node, files, true).await
     }
 
@@ -404,7 +416,11 @@ impl Operator<'_> {
                 standby::read_role_files(self.backend.as_ref(), &primary).await?
             }
         };
-        self.say(&format!("rebuilding {} from {}", label(&node), primary.name));
+        self.say(&format!(
+            "rebuilding {} from {}",
+            label(&node),
+            primary.name
+        ));
         self.backend.stop(&node).await?;
         self.backend.clear_data(&node).await?;
         self.say(&format!("{}: data directory emptied", node.name));
@@ -422,7 +438,10 @@ impl Operator<'_> {
         )
         .await
         .map_err(Self::sql(&primary))?;
-        self.say(&format!("slot `{slot}` created on {}; pg_basebackup", primary.name));
+        self.say(&format!(
+            "slot `{slot}` created on {}; pg_basebackup",
+            primary.name
+        ));
         let auth = self.auth();
         {
             let copy = self.backend.basebackup(&node, &primary, &auth);

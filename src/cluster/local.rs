@@ -314,6 +314,34 @@ impl Backend for LocalBackend {
     }
 
     async fn start(&self, node: &NodeSpec) -> Result<(), ClusterError> {
+        // A killed postmaster that nobody reaped is a zombie: postgres
+        // would take its pid for a live server and refuse to start. The
+        // pid file of a process that is not a running postgres is stale.
+        // The socket's lock file names it too.
+        if let Some((pid, false)) = self.pid_file(node) {
+            let run = self.node_dir(node).join("run");
+            let socket = format!(".s.PGSQL.{}", node.host_port);
+            let lock = run.join(format!("{socket}.lock"));
+            let names_it = std::fs::read_to_string(&lock)
+                .is_ok_and(|t| t.lines().next().map(str::trim) == Some(&pid.to_string()));
+            let mut stale = vec![Path::new(&node.data_dir).join("postmaster.pid")];
+            if names_it {
+                stale.extend([lock, run.join(socket)]);
+            }
+            for path in stale {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(ClusterError::Io {
+                        what: format!(
+                            "removing {} (it names process {pid}, which is not a running server)",
+                            path.display()
+                        ),
+                        source: e,
+                    }),
+                }
+            }
+        }
         let socket_dir = self.node_dir(node).join("run");
         let opts = format!(
             "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories='{}'",
@@ -366,8 +394,12 @@ impl Backend for LocalBackend {
     }
 
     async fn control_data(&self, node: &NodeSpec) -> Result<String, ClusterError> {
-        self.run("pg_controldata", vec!["-D".into(), node.data_dir.clone()], vec![])
-            .await
+        self.run(
+            "pg_controldata",
+            vec!["-D".into(), node.data_dir.clone()],
+            vec![],
+        )
+        .await
     }
 
     async fn rewind(
@@ -378,7 +410,10 @@ impl Backend for LocalBackend {
     ) -> Result<String, ClusterError> {
         let pgpass = self.temp_pgpass(
             target,
-            &format!("127.0.0.1:{}:*:postgres:{superuser_password}\n", source.host_port),
+            &format!(
+                "127.0.0.1:{}:*:postgres:{superuser_password}\n",
+                source.host_port
+            ),
         )?;
         let source_server = format!(
             "host=127.0.0.1 port={} user=postgres dbname=postgres passfile={}",
@@ -495,7 +530,9 @@ impl Backend for LocalBackend {
         // A clean shutdown removes postmaster.pid; a killed postmaster
         // leaves it behind.
         let crashed = file.filter(|(_, alive)| !alive).map(|(pid, _)| {
-            format!("postmaster.pid names process {pid}, which is gone: the server did not shut down")
+            format!(
+                "postmaster.pid names process {pid}, which is gone: the server did not shut down"
+            )
         });
         Ok(NodeRuntime {
             running: pid.is_some(),

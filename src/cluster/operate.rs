@@ -27,7 +27,10 @@ pub struct Operator<'a> {
 
 /// "pg1 (primary, 127.0.0.1:5433)".
 pub fn label(node: &NodeSpec) -> String {
-    format!("{} ({}, 127.0.0.1:{})", node.name, node.role, node.host_port)
+    format!(
+        "{} ({}, 127.0.0.1:{})",
+        node.name, node.role, node.host_port
+    )
 }
 
 impl<'a> Operator<'a> {
@@ -207,12 +210,18 @@ impl<'a> Operator<'a> {
         let start = Instant::now();
         let mut last_check = Instant::now();
         loop {
-            if diagnose::streaming(&client).await.map_err(Self::sql(&primary))? {
+            if diagnose::streaming(&client)
+                .await
+                .map_err(Self::sql(&primary))?
+            {
                 self.say("replication is streaming");
                 return Ok(());
             }
             let waited = start.elapsed();
-            if waited > STREAM_WAIT || (waited > Duration::from_secs(5) && last_check.elapsed() > Duration::from_secs(2)) {
+            if waited > STREAM_WAIT
+                || (waited > Duration::from_secs(5)
+                    && last_check.elapsed() > Duration::from_secs(2))
+            {
                 last_check = Instant::now();
                 let standby = self.connect(&replica).await.ok();
                 let why = diagnose::why_not_streaming(

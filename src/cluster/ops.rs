@@ -102,7 +102,10 @@ fn conflicts(o: &UpOptions, st: &ClusterState) -> Vec<String> {
         ));
     }
     if let Some(v) = o.pg_version.filter(|v| *v != st.major) {
-        c.push(format!("--pg-version {v} (it runs PostgreSQL {})", st.pg_version));
+        c.push(format!(
+            "--pg-version {v} (it runs PostgreSQL {})",
+            st.pg_version
+        ));
     }
     if o.profile_given && o.profile.name != st.profile {
         c.push(format!(
@@ -384,7 +387,8 @@ pub async fn status(state: &ClusterState, dir: &StateDir) -> anyhow::Result<Vec<
                         "not in recovery".into()
                     };
                     if !recovering {
-                        row.problem = Some("runs as a second primary: it is not in recovery".into());
+                        row.problem =
+                            Some("runs as a second primary: it is not in recovery".into());
                     } else if receiver != "streaming" {
                         let why = super::diagnose::why_not_streaming(
                             backend.as_ref(),
@@ -397,7 +401,11 @@ pub async fn status(state: &ClusterState, dir: &StateDir) -> anyhow::Result<Vec<
                         row.problem = Some(format!(
                             "{}{}",
                             why.text,
-                            if why.definite { "; `estune cluster rebuild replica` clones it again" } else { "" }
+                            if why.definite {
+                                "; `estune cluster rebuild replica` clones it again"
+                            } else {
+                                ""
+                            }
                         ));
                     }
                     row.lag_bytes = primary_lsn

@@ -59,7 +59,10 @@ pub async fn configure(
     auth: &ReplicationAuth,
 ) -> Result<(), ClusterError> {
     let conninfo = backend.standby_conninfo(node, primary, auth).await?;
-    let existing = backend.read_config(node, AUTO_CONF).await?.unwrap_or_default();
+    let existing = backend
+        .read_config(node, AUTO_CONF)
+        .await?
+        .unwrap_or_default();
     backend
         .write_config(
             node,
@@ -85,11 +88,7 @@ pub async fn read_role_files(
             Some(text) => files.push((name.to_string(), text)),
             None => {
                 return Err(ClusterError::Io {
-                    what: format!(
-                        "reading {name} of {} ({})",
-                        node.name,
-                        node.data_dir
-                    ),
+                    what: format!("reading {name} of {} ({})", node.name, node.data_dir),
                     source: std::io::Error::new(std::io::ErrorKind::NotFound, "missing"),
                 })
             }

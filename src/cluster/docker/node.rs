@@ -257,13 +257,18 @@ pub async fn runtime(engine: &Engine, node: &NodeSpec) -> Result<NodeRuntime, Cl
     if !running {
         let code = state.exit_code.unwrap_or(0);
         runtime.crashed = if state.oom_killed == Some(true) {
-            Some(format!("the kernel killed it for memory (OOM, exit code {code})"))
+            Some(format!(
+                "the kernel killed it for memory (OOM, exit code {code})"
+            ))
         } else if code != 0 {
-            Some(format!("the container exited with code {code}{}", match code {
-                137 => " (SIGKILL)",
-                139 => " (SIGSEGV)",
-                _ => "",
-            }))
+            Some(format!(
+                "the container exited with code {code}{}",
+                match code {
+                    137 => " (SIGKILL)",
+                    139 => " (SIGSEGV)",
+                    _ => "",
+                }
+            ))
         } else {
             None
         };

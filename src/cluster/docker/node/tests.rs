@@ -14,7 +14,9 @@ fn facts() -> ImageFacts {
 fn node(memory: Option<u64>, shm: Option<u64>, cpus: Option<f64>) -> NodeSpec {
     NodeSpec {
         cluster: "c1".into(),
+        name: "pg2".into(),
         role: Role::Replica,
+        rejoin: false,
         host_port: 15434,
         data_dir: DATA_DIR.into(),
         memory,
@@ -57,14 +59,14 @@ fn postgres_runs_from_the_image_bindir_as_postgres() {
     );
     let labels = body.labels.expect("labels");
     assert_eq!(labels["estune.cluster"], "c1");
-    assert_eq!(labels["estune.role"], "replica");
+    assert_eq!(labels["estune.node"], "pg2");
     let endpoints = body
         .networking_config
         .and_then(|n| n.endpoints_config)
         .expect("endpoints");
     assert_eq!(
         endpoints["estune-c1"].aliases,
-        Some(vec!["replica".to_string()])
+        Some(vec!["pg2".to_string()])
     );
 }
 
@@ -114,7 +116,8 @@ fn limits_follow_the_node() {
         assert_eq!(got, want, "{memory:?} {shm:?} {cpus:?}");
         assert_eq!(
             host.restart_policy.and_then(|p| p.name),
-            Some(RestartPolicyNameEnum::NO)
+            Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+            "Docker brings a crashed server back"
         );
     }
 }

@@ -369,8 +369,8 @@ pub fn run(cmd: ClusterCommand) -> anyhow::Result<ExitCode> {
                     (false, _) => eprintln!("no cluster `{}` in {}: nothing to do", cluster.cluster, dir.root.display()),
                     (true, true) => eprintln!("cluster `{}` removed with its data", cluster.cluster),
                     (true, false) => eprintln!(
-                        "cluster `{}` stopped; its data stays (`estune cluster down --purge` deletes it)",
-                        cluster.cluster
+                        "cluster `{}` stopped; its data stays (`estune cluster up --cluster {}` starts it again, `estune cluster down --purge` deletes it)",
+                        cluster.cluster, cluster.cluster
                     ),
                 }
                 Ok(ExitCode::SUCCESS)

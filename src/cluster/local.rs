@@ -332,13 +332,15 @@ impl Backend for LocalBackend {
                 match std::fs::remove_file(&path) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(ClusterError::Io {
-                        what: format!(
+                    Err(e) => {
+                        return Err(ClusterError::Io {
+                            what: format!(
                             "removing {} (it names process {pid}, which is not a running server)",
                             path.display()
                         ),
-                        source: e,
-                    }),
+                            source: e,
+                        })
+                    }
                 }
             }
         }

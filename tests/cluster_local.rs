@@ -206,7 +206,7 @@ fn failure_halfway_removes_everything() {
 }
 
 #[test]
-fn existing_cluster_is_not_overwritten() {
+fn existing_cluster_is_not_overwritten_by_other_flags() {
     let c = TestCluster::new("twice");
     let ports = |c: &TestCluster| {
         let (p, r) = (
@@ -227,9 +227,18 @@ fn existing_cluster_is_not_overwritten() {
         ])
     };
     assert!(ports(&c).status.success());
+    // Other ports are not what the cluster is: refused, naming them.
     let again = ports(&c);
     assert_eq!(again.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("exists") && err.contains("port "), "{err}");
+    // Without such flags, `up` brings the running pair to its state.
+    let same = c.run(&["cluster", "up"]);
+    let err = String::from_utf8_lossy(&same.stderr);
+    assert!(
+        same.status.success() && err.contains("running, left as is"),
+        "{err}"
+    );
 }
 
 /// A pair brought up with a profile holds the event store's tables with

@@ -127,6 +127,40 @@ impl LocalBackend {
             .and_then(|(pid, alive)| alive.then_some(pid))
     }
 
+    /// A killed postmaster that nobody reaped is a zombie: postgres
+    /// would take its pid for a live server and refuse to start. The
+    /// pid file of a process that is not a running postgres is stale.
+    /// The socket's lock file names it too.
+    fn clear_stale_pid(&self, node: &NodeSpec) -> Result<(), ClusterError> {
+        if let Some((pid, false)) = self.pid_file(node) {
+            let run = self.node_dir(node).join("run");
+            let socket = format!(".s.PGSQL.{}", node.host_port);
+            let lock = run.join(format!("{socket}.lock"));
+            let names_it = std::fs::read_to_string(&lock)
+                .is_ok_and(|t| t.lines().next().map(str::trim) == Some(&pid.to_string()));
+            let mut stale = vec![Path::new(&node.data_dir).join("postmaster.pid")];
+            if names_it {
+                stale.extend([lock, run.join(socket)]);
+            }
+            for path in stale {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(ClusterError::Io {
+                            what: format!(
+                            "removing {} (it names process {pid}, which is not a running server)",
+                            path.display()
+                        ),
+                            source: e,
+                        })
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A pgpass file for the superuser, readable by the server's user
     /// only, removed when dropped.
     fn temp_pgpass(&self, node: &NodeSpec, line: &str) -> Result<TempFile, ClusterError> {
@@ -314,36 +348,7 @@ impl Backend for LocalBackend {
     }
 
     async fn start(&self, node: &NodeSpec) -> Result<(), ClusterError> {
-        // A killed postmaster that nobody reaped is a zombie: postgres
-        // would take its pid for a live server and refuse to start. The
-        // pid file of a process that is not a running postgres is stale.
-        // The socket's lock file names it too.
-        if let Some((pid, false)) = self.pid_file(node) {
-            let run = self.node_dir(node).join("run");
-            let socket = format!(".s.PGSQL.{}", node.host_port);
-            let lock = run.join(format!("{socket}.lock"));
-            let names_it = std::fs::read_to_string(&lock)
-                .is_ok_and(|t| t.lines().next().map(str::trim) == Some(&pid.to_string()));
-            let mut stale = vec![Path::new(&node.data_dir).join("postmaster.pid")];
-            if names_it {
-                stale.extend([lock, run.join(socket)]);
-            }
-            for path in stale {
-                match std::fs::remove_file(&path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        return Err(ClusterError::Io {
-                            what: format!(
-                            "removing {} (it names process {pid}, which is not a running server)",
-                            path.display()
-                        ),
-                            source: e,
-                        })
-                    }
-                }
-            }
-        }
+        self.clear_stale_pid(node)?;
         let socket_dir = self.node_dir(node).join("run");
         let opts = format!(
             "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories='{}'",
@@ -423,7 +428,9 @@ impl Backend for LocalBackend {
             super::standby::quote_conninfo(&pgpass.0.display().to_string())
         );
         // pg_rewind runs the target's crash recovery first if it did not
-        // shut down cleanly, with postgres --single from the same bindir.
+        // shut down cleanly, with postgres --single from the same bindir,
+        // which a killed postmaster's leftover files would stop.
+        self.clear_stale_pid(target)?;
         self.run(
             "pg_rewind",
             vec![

@@ -105,20 +105,7 @@ fn a_replica_killed_mid_run_shows_as_errors_and_the_run_goes_on() {
     let child = spawn_bench(&c, &out, "8s", "library-scale");
     std::thread::sleep(Duration::from_secs(4));
     // Kill the replica hard, as an OOM kill would.
-    let data = c.state_dir().join(&c.name).join("pg2/data");
-    let pid: i32 = std::fs::read_to_string(data.join("postmaster.pid"))
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    support::kill_postmaster(&c.state_dir().join(&c.name).join("pg2/data"));
     let result = wait(child, Duration::from_secs(60));
     let stderr = String::from_utf8_lossy(&result.stderr);
     // The run finishes and writes its report; the end-of-run check of the

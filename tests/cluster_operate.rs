@@ -57,22 +57,7 @@ fn err_of(out: &std::process::Output) -> String {
 /// Docker: `docker kill`, which the restart policy leaves alone.
 fn kill(c: &TestCluster, b: Backend, node: &str) {
     match b {
-        Backend::Local(_) => {
-            let pidfile = c.cluster_dir().join(node).join("data/postmaster.pid");
-            let pid: i32 = std::fs::read_to_string(&pidfile)
-                .unwrap()
-                .lines()
-                .next()
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap();
-            nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            )
-            .unwrap();
-        }
+        Backend::Local(_) => support::kill_postmaster(&c.cluster_dir().join(node).join("data")),
         Backend::Docker => {
             let name = format!("estune-{}-{node}", c.name);
             let out = Command::new("docker")
@@ -91,6 +76,20 @@ fn kill(c: &TestCluster, b: Backend, node: &str) {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// `docker inspect -f FORMAT` of a node's container.
+fn inspect(c: &TestCluster, node: &str, format: &str) -> String {
+    let out = Command::new("docker")
+        .args([
+            "inspect",
+            "-f",
+            format,
+            &format!("estune-{}-{node}", c.name),
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn node_state(c: &TestCluster, name: &str) -> String {
@@ -292,17 +291,8 @@ async fn operate(tag: &str, b: Backend) {
         status(&c)
     );
     if b == Backend::Docker {
-        let policy = Command::new("docker")
-            .args([
-                "inspect",
-                "-f",
-                "{{.HostConfig.RestartPolicy.Name}}",
-                &format!("estune-{}-pg1", c.name),
-            ])
-            .output()
-            .unwrap();
         assert_eq!(
-            String::from_utf8_lossy(&policy.stdout).trim(),
+            inspect(&c, "pg1", "{{.HostConfig.RestartPolicy.Name}}"),
             "no",
             "the old primary is fenced"
         );
@@ -319,21 +309,8 @@ async fn operate(tag: &str, b: Backend) {
     if b == Backend::Docker {
         // A server that dies is brought back by Docker's restart policy,
         // and status counts it.
-        let pid = Command::new("docker")
-            .args([
-                "inspect",
-                "-f",
-                "{{.State.Pid}}",
-                &format!("estune-{}-pg1", c.name),
-            ])
-            .output()
-            .unwrap();
-        let pid: i32 = String::from_utf8_lossy(&pid.stdout).trim().parse().unwrap();
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .unwrap();
+        let pid: i32 = inspect(&c, "pg1", "{{.State.Pid}}").parse().unwrap();
+        support::sigkill(pid);
         let start = Instant::now();
         loop {
             let row = node(&c, "pg1");

@@ -92,18 +92,13 @@ pub async fn wait_ready(
 pub async fn wait_streaming(primary: &Client, label: &str) -> Result<(), ClusterError> {
     let start = Instant::now();
     while start.elapsed() < STREAMING_TIMEOUT {
-        let n: i64 = primary
-            .query_one(
-                "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'",
-                &[],
-            )
+        let streaming = super::diagnose::streaming(primary)
             .await
             .map_err(|source| ClusterError::Sql {
                 server: label.to_string(),
                 source,
-            })?
-            .get(0);
-        if n > 0 {
+            })?;
+        if streaming {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -114,6 +109,30 @@ pub async fn wait_streaming(primary: &Client, label: &str) -> Result<(), Cluster
         reason: "no standby reached state `streaming` in pg_stat_replication".into(),
         log: String::new(),
     })
+}
+
+/// Polls until `replica` has replayed up to `lsn` (`past`: beyond it, for
+/// a record that starts at `lsn`), for at most `limit`. False when it
+/// did not get there in time.
+pub async fn replay_reaches(
+    replica: &Client,
+    lsn: &str,
+    past: bool,
+    limit: Duration,
+) -> Result<bool, tokio_postgres::Error> {
+    let sql = if past {
+        "SELECT coalesce(pg_last_wal_replay_lsn() > $1::text::pg_lsn, false)"
+    } else {
+        "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::text::pg_lsn, false)"
+    };
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if replica.query_one(sql, &[&lsn]).await?.get::<_, bool>(0) {
+            return Ok(true);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(false)
 }
 
 /// Waits until the replica has replayed everything the primary has
@@ -130,20 +149,11 @@ pub async fn wait_replayed(primary: &Client, replica: &Client) -> Result<(), Clu
         .await
         .map_err(sql("primary"))?
         .get(0);
-    let start = Instant::now();
-    while start.elapsed() < STREAMING_TIMEOUT {
-        let done: bool = replica
-            .query_one(
-                "SELECT coalesce(pg_last_wal_replay_lsn() >= $1::text::pg_lsn, false)",
-                &[&target],
-            )
-            .await
-            .map_err(sql("replica"))?
-            .get(0);
-        if done {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    if replay_reaches(replica, &target, false, STREAMING_TIMEOUT)
+        .await
+        .map_err(sql("replica"))?
+    {
+        return Ok(());
     }
     Err(ClusterError::NotReady {
         server: "the replica".into(),

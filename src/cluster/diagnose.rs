@@ -35,6 +35,13 @@ fn since_start(log: &str) -> Vec<&str> {
     lines[start..].to_vec()
 }
 
+/// The kinds of cause, each message's first words.
+const KINDS: [&str; 3] = ["WAL removed", "slot missing", "timeline mismatch"];
+
+fn kind_of(cause: &str) -> Option<&'static str> {
+    KINDS.into_iter().find(|k| cause.starts_with(k))
+}
+
 /// Causes found in the replica's log, newest wording PostgreSQL 13–18 use.
 pub fn causes_in_log(log: &str) -> Vec<String> {
     let lines = since_start(log);
@@ -122,15 +129,9 @@ pub async fn why_not_streaming(
         }
     }
     let log = backend.logs(replica, 200).await.unwrap_or_default();
+    // What the servers say outranks the log's words for the same cause.
     for c in causes_in_log(&log) {
-        let kind = c
-            .split(':')
-            .next()
-            .unwrap_or_default()
-            .split(' ')
-            .next()
-            .unwrap_or_default();
-        if !causes.iter().any(|have| have.starts_with(kind)) {
+        if !causes.iter().any(|have| kind_of(have) == kind_of(&c)) {
             causes.push(c);
         }
     }

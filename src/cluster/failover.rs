@@ -6,9 +6,9 @@
 //! role's configuration files move with the role.
 
 use super::operate::{label, Operator};
-use super::{standby, ClusterError, NodeSpec};
+use super::{bringup, standby, ClusterError, NodeSpec};
 use crate::tune::Role;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_postgres::Client;
 
 /// How long the replica may take to replay the old primary's last WAL.
@@ -195,14 +195,7 @@ impl Operator<'_> {
         let client = self.start_node(node).await?;
         // A former primary still has the slot its standby used; on a
         // standby nobody uses it, and it would hold WAL back forever.
-        let dropped = client
-            .execute(
-                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-                 WHERE slot_name = $1 AND NOT active",
-                &[&self.state.replication_slot],
-            )
-            .await;
-        if let Err(e) = dropped {
+        if let Err(e) = drop_inactive_slot(&client, &self.state.replication_slot).await {
             self.say(&format!(
                 "{}: its old replication slot stays ({e})",
                 node.name
@@ -425,19 +418,11 @@ impl Operator<'_> {
         self.backend.clear_data(&node).await?;
         self.say(&format!("{}: data directory emptied", node.name));
         let slot = &self.state.replication_slot;
-        p.execute(
-            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-             WHERE slot_name = $1 AND NOT active",
-            &[slot],
-        )
-        .await
-        .map_err(Self::sql(&primary))?;
-        p.execute(
-            "SELECT pg_create_physical_replication_slot($1, true)",
-            &[slot],
-        )
-        .await
-        .map_err(Self::sql(&primary))?;
+        // A slot that lost its WAL is no use: a new one reserves from now.
+        drop_inactive_slot(&p, slot)
+            .await
+            .map_err(Self::sql(&primary))?;
+        ensure_slot(&p, &primary, slot).await?;
         self.say(&format!(
             "slot `{slot}` created on {}; pg_basebackup",
             primary.name
@@ -455,6 +440,17 @@ impl Operator<'_> {
         self.say(&format!("{} rebuilt and streaming", label(&node)));
         Ok(())
     }
+}
+
+/// Drops the slot unless a WAL receiver uses it.
+async fn drop_inactive_slot(server: &Client, slot: &str) -> Result<u64, tokio_postgres::Error> {
+    server
+        .execute(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+             WHERE slot_name = $1 AND NOT active",
+            &[&slot],
+        )
+        .await
 }
 
 /// Creates the physical slot on the primary unless it exists.
@@ -503,26 +499,18 @@ async fn report_basebackup(primary: &Client, op: &Operator<'_>) {
     }
 }
 
-/// Waits until `replica` has replayed past `lsn`.
+/// Waits until `replica` has replayed past `lsn`, the start of the old
+/// primary's shutdown checkpoint.
 async fn wait_replayed_past(
     replica: &Client,
     lsn: &str,
     node: &NodeSpec,
 ) -> Result<(), ClusterError> {
-    let start = Instant::now();
-    while start.elapsed() < REPLAY_WAIT {
-        let done: bool = replica
-            .query_one(
-                "SELECT coalesce(pg_last_wal_replay_lsn() > $1::text::pg_lsn, false)",
-                &[&lsn],
-            )
-            .await
-            .map_err(Operator::sql(node))?
-            .get(0);
-        if done {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let reached = bringup::replay_reaches(replica, lsn, true, REPLAY_WAIT)
+        .await
+        .map_err(Operator::sql(node))?;
+    if reached {
+        return Ok(());
     }
     Err(ClusterError::Refused(format!(
         "{} did not replay the old primary's WAL up to {lsn} within {} s; the switchover stopped",

@@ -2,6 +2,7 @@
 //! run by pg_ctl as an unprivileged OS user (never root), with its data
 //! directory, log and socket directory under the cluster's state directory.
 
+use super::standby::pgpass_line;
 use super::{Backend, BackendKind, ClusterError, NodeRuntime, NodeSpec, Prepared, ReplicationAuth};
 use crate::pgbin::{PgBinaries, RunAs};
 use async_trait::async_trait;
@@ -161,6 +162,20 @@ impl LocalBackend {
         Ok(())
     }
 
+    /// The node's .pgpass with the replication password for `primary`:
+    /// the WAL receiver reads it (primary_conninfo names the file).
+    fn replication_pgpass(
+        &self,
+        node: &NodeSpec,
+        primary: &NodeSpec,
+        auth: &ReplicationAuth,
+    ) -> Result<PathBuf, ClusterError> {
+        let path = self.node_dir(node).join(".pgpass");
+        let line = pgpass_line("127.0.0.1", primary.host_port, &auth.user, &auth.password);
+        self.write_owned(&path, &line)?;
+        Ok(path)
+    }
+
     /// A pgpass file for the superuser, readable by the server's user
     /// only, removed when dropped.
     fn temp_pgpass(&self, node: &NodeSpec, line: &str) -> Result<TempFile, ClusterError> {
@@ -286,14 +301,7 @@ impl Backend for LocalBackend {
         self.own_dir(&dir.join("run"))?;
         // The walreceiver reads the password from this file later too
         // (pg_basebackup -R records passfile in primary_conninfo).
-        let pgpass = dir.join(".pgpass");
-        self.write_owned(
-            &pgpass,
-            &format!(
-                "127.0.0.1:{}:*:{}:{}\n",
-                primary.host_port, auth.user, auth.password
-            ),
-        )?;
+        let pgpass = self.replication_pgpass(replica, primary, auth)?;
         self.run(
             "pg_basebackup",
             vec![
@@ -417,9 +425,11 @@ impl Backend for LocalBackend {
     ) -> Result<String, ClusterError> {
         let pgpass = self.temp_pgpass(
             target,
-            &format!(
-                "127.0.0.1:{}:*:postgres:{superuser_password}\n",
-                source.host_port
+            &pgpass_line(
+                "127.0.0.1",
+                source.host_port,
+                "postgres",
+                superuser_password,
             ),
         )?;
         let source_server = format!(
@@ -468,14 +478,7 @@ impl Backend for LocalBackend {
         primary: &NodeSpec,
         auth: &ReplicationAuth,
     ) -> Result<String, ClusterError> {
-        let pgpass = self.node_dir(node).join(".pgpass");
-        self.write_owned(
-            &pgpass,
-            &format!(
-                "127.0.0.1:{}:*:{}:{}\n",
-                primary.host_port, auth.user, auth.password
-            ),
-        )?;
+        let pgpass = self.replication_pgpass(node, primary, auth)?;
         Ok(format!(
             "host=127.0.0.1 port={} user={} passfile={} application_name={} connect_timeout=5",
             primary.host_port,

@@ -33,6 +33,13 @@ pub fn label(node: &NodeSpec) -> String {
     )
 }
 
+/// Both roles, the primary first, or only `only`.
+fn chosen(only: Option<Role>) -> impl Iterator<Item = Role> {
+    Role::BOTH
+        .into_iter()
+        .filter(move |r| only.is_none_or(|o| o == *r))
+}
+
 impl<'a> Operator<'a> {
     pub fn open(
         dir: &'a StateDir,
@@ -148,22 +155,18 @@ impl<'a> Operator<'a> {
     /// failover left behind, leaves what runs, and waits for streaming.
     pub async fn converge(&mut self, only: Option<Role>) -> Result<(), ClusterError> {
         self.prepare_shared().await?;
-        let mut checked = false;
-        for role in Role::BOTH {
-            if only.is_some_and(|r| r != role) {
-                continue;
-            }
+        let mut rejoined = false;
+        for role in chosen(only) {
             let node = self.node(role);
             if node.rejoin {
                 // Ends with its own wait for streaming.
                 self.rejoin().await?;
-                checked = true;
+                rejoined = true;
             } else {
                 self.ensure_running(&node).await?;
-                checked = false;
             }
         }
-        if checked {
+        if rejoined {
             return Ok(());
         }
         self.check_streaming().await
@@ -246,10 +249,7 @@ impl<'a> Operator<'a> {
     /// Fast shutdown of both (the primary first, so the replica receives
     /// its shutdown checkpoint and both stop at the same point) or `only`.
     pub async fn stop(&self, only: Option<Role>) -> Result<(), ClusterError> {
-        for role in Role::BOTH {
-            if only.is_some_and(|r| r != role) {
-                continue;
-            }
+        for role in chosen(only) {
             let node = self.node(role);
             let rt = self.backend.runtime(&node).await?;
             if rt.running {
@@ -268,10 +268,7 @@ impl<'a> Operator<'a> {
     /// standby parameters are checked against the primary's new ones) or
     /// `only`; then waits for streaming.
     pub async fn restart(&mut self, only: Option<Role>) -> Result<(), ClusterError> {
-        for role in Role::BOTH {
-            if only.is_some_and(|r| r != role) {
-                continue;
-            }
+        for role in chosen(only) {
             let node = self.node(role);
             if node.rejoin {
                 self.rejoin().await?;

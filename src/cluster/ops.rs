@@ -469,23 +469,19 @@ pub fn any_node_url(
     with_password: bool,
     database: Option<&str>,
 ) -> anyhow::Result<String> {
-    let one = url_on(state, dir, role, superuser, with_password, database)?;
-    let other = match role {
-        Role::Primary => Role::Replica,
-        Role::Replica => Role::Primary,
+    let (other, attrs) = match role {
+        Role::Primary => (Role::Replica, "read-write"),
+        Role::Replica => (Role::Primary, "read-only"),
     };
-    let hosts = [role, other]
-        .map(|r| format!("127.0.0.1:{}", state.node(r).host_port))
-        .join(",");
-    let here = format!("127.0.0.1:{}", state.node(role).host_port);
-    let attrs = match role {
-        Role::Primary => "read-write",
-        Role::Replica => "read-only",
-    };
-    Ok(format!(
-        "{}?target_session_attrs={attrs}",
-        one.replacen(&here, &hosts, 1)
-    ))
+    let url = url_to(
+        state,
+        dir,
+        &[role, other],
+        superuser,
+        with_password,
+        database,
+    )?;
+    Ok(format!("{url}?target_session_attrs={attrs}"))
 }
 
 /// A libpq URL for a role's server; the password only when asked.
@@ -509,7 +505,18 @@ pub fn url_on(
     with_password: bool,
     database: Option<&str>,
 ) -> anyhow::Result<String> {
-    let node = state.node(role);
+    url_to(state, dir, &[role], superuser, with_password, database)
+}
+
+/// The URL of the servers holding `roles`, in that order.
+fn url_to(
+    state: &ClusterState,
+    dir: &StateDir,
+    roles: &[Role],
+    superuser: bool,
+    with_password: bool,
+    database: Option<&str>,
+) -> anyhow::Result<String> {
     let secrets = dir.load_secrets(&state.name)?;
     let (user, pw, db) = if superuser {
         (
@@ -529,8 +536,9 @@ pub fn url_on(
     } else {
         user.to_string()
     };
-    Ok(format!(
-        "postgresql://{auth}@127.0.0.1:{}/{db}",
-        node.host_port
-    ))
+    let hosts: Vec<String> = roles
+        .iter()
+        .map(|r| format!("127.0.0.1:{}", state.node(*r).host_port))
+        .collect();
+    Ok(format!("postgresql://{auth}@{}/{db}", hosts.join(",")))
 }

@@ -17,6 +17,12 @@ pub fn quote_conninfo(value: &str) -> String {
     format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
+/// A .pgpass line; `:` and `\` in a field are escaped with `\`.
+pub fn pgpass_line(host: &str, port: u16, user: &str, password: &str) -> String {
+    let esc = |s: &str| s.replace('\\', "\\\\").replace(':', "\\:");
+    format!("{}:{port}:*:{}:{}\n", esc(host), esc(user), esc(password))
+}
+
 /// A postgresql.conf string literal.
 fn conf_literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
@@ -100,6 +106,18 @@ pub async fn read_role_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pgpass_lines_escape_separators() {
+        let cases = [
+            (("h", "u", "pw"), "h:5432:*:u:pw\n"),
+            (("h", "u", "a:b\\c"), "h:5432:*:u:a\\:b\\\\c\n"),
+            (("h:x", "u:1", "p"), "h\\:x:5432:*:u\\:1:p\n"),
+        ];
+        for ((host, user, pw), want) in cases {
+            assert_eq!(pgpass_line(host, 5432, user, pw), want);
+        }
+    }
 
     #[test]
     fn standby_settings_replace_old_ones_and_keep_the_rest() {

@@ -37,6 +37,28 @@ pub fn binaries(major: u32) -> PgBinaries {
     })
 }
 
+/// Kills a local server's postmaster with SIGKILL, as a crash or an OOM
+/// kill would; `data` is its data directory.
+pub fn kill_postmaster(data: &Path) {
+    let pid: i32 = std::fs::read_to_string(data.join("postmaster.pid"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    sigkill(pid);
+}
+
+pub fn sigkill(pid: i32) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -11,6 +11,7 @@ use super::names::{self, DATA_DIR, PG_PORT, SECRETS_DIR, TASK_LABEL, VOLUME_MOUN
 use super::node;
 use super::oneoff::{self, OneOff, Upload};
 use super::resources;
+use crate::cluster::standby::pgpass_line;
 use crate::cluster::{ClusterError, NodeSpec, ReplicationAuth};
 use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
 use futures_util::StreamExt;
@@ -273,12 +274,6 @@ pub async fn standby_conninfo(
     ))
 }
 
-/// A .pgpass line; `:` and `\` in a field are escaped with `\`.
-pub fn pgpass_line(host: &str, port: u16, user: &str, password: &str) -> String {
-    let esc = |s: &str| s.replace('\\', "\\\\").replace(':', "\\:");
-    format!("{}:{port}:*:{}:{}\n", esc(host), esc(user), esc(password))
-}
-
 fn check_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), ClusterError> {
     match names.into_iter().find(|n| !archive::is_plain_name(n)) {
         None => Ok(()),
@@ -341,18 +336,6 @@ pub async fn read_config(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pgpass_lines_escape_separators() {
-        let cases = [
-            (("h", "u", "pw"), "h:5432:*:u:pw\n"),
-            (("h", "u", "a:b\\c"), "h:5432:*:u:a\\:b\\\\c\n"),
-            (("h:x", "u:1", "p"), "h\\:x:5432:*:u\\:1:p\n"),
-        ];
-        for ((host, user, pw), want) in cases {
-            assert_eq!(pgpass_line(host, 5432, user, pw), want);
-        }
-    }
 
     #[test]
     fn only_plain_names_reach_the_data_directory() {

@@ -1,25 +1,84 @@
 #!/usr/bin/env bash
 # Builds a PostgreSQL 15 image with no registry: debootstrap a minimal
-# Debian bookworm, install postgresql-15 from deb.debian.org, trim it, and
-# `docker import` the root filesystem. See docker/README.md.
+# Debian bookworm, install postgresql-15 from the host's Debian mirror, trim
+# it, and `docker import` the root filesystem. See docker/README.md.
 #
 #   bash docker/build-image.sh [--force] [--no-jit] [TAG]
+#   bash docker/build-image.sh --print-mirrors
 #
 # TAG defaults to estune/postgres:15. Runs unattended (CI). Skips everything
 # when TAG already exists, unless --force. --no-jit leaves out LLVM (JIT
 # compilation; about 130 MB). Downloads are cached under $ESTUNE_CACHE_DIR
 # (default /var/cache/estune) so a rebuild does not fetch them again.
+# The mirrors are $ESTUNE_DEBIAN_MIRROR and $ESTUNE_DEBIAN_SECURITY, else the
+# host's apt sources that serve bookworm and bookworm-security (read from
+# $ESTUNE_APT_ETC, default /etc/apt); --print-mirrors prints the two and
+# exits.
 set -euo pipefail
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+
+# Prints the first http(s) URI of an enabled `deb` source in the host's apt
+# configuration that serves SUITE, or nothing. Reads, in apt's order,
+# sources.list and sources.list.d/*.list (one-line `deb [opts] URI suite
+# comps…`) and sources.list.d/*.sources (deb822 stanzas: Types, URIs,
+# Suites, Enabled) under $ESTUNE_APT_ETC (default /etc/apt); files with
+# other names are ignored, as apt does.
+apt_uri_for_suite() {
+  local want=$1 etc=${ESTUNE_APT_ETC:-/etc/apt} f uri
+  for f in "$etc/sources.list" "$etc"/sources.list.d/*; do
+    [ -f "$f" ] || continue
+    case $f in
+      *.sources)
+        uri=$(awk -v want="$want" '
+          function flush(  n, i, s, u, serves) {
+            if (!found && tolower(enabled) !~ /^(no|false|off|0)$/ && (" " types " ") ~ / deb /) {
+              n = split(suites, s, " ")
+              for (i = 1; i <= n; i++) if (s[i] == want) serves = 1
+              n = split(uris, u, " ")
+              for (i = 1; serves && i <= n; i++)
+                if (u[i] ~ /^https?:\/\//) { print u[i]; found = 1; break }
+            }
+            types = uris = suites = enabled = key = ""
+          }
+          /^[ \t]*#/ { next }
+          /^[ \t]*$/ { flush(); next }
+          /^[ \t]/ {  # continuation of a multi-line field
+            v = $0; gsub(/^[ \t]+|[ \t]+$/, "", v)
+            if (key == "types") types = types " " v
+            else if (key == "uris") uris = uris " " v
+            else if (key == "suites") suites = suites " " v
+            next
+          }
+          {
+            i = index($0, ":"); if (i == 0) next
+            key = tolower(substr($0, 1, i - 1)); v = substr($0, i + 1)
+            gsub(/^[ \t]+|[ \t]+$/, "", v)
+            if (key == "types") types = v
+            else if (key == "uris") uris = v
+            else if (key == "suites") suites = v
+            else if (key == "enabled") enabled = v
+          }
+          END { flush() }' "$f") ;;
+      */sources.list|*.list)
+        uri=$(awk -v want="$want" '
+          { sub(/#.*/, ""); gsub(/\[[^]]*\]/, " ") }
+          $1 == "deb" && $3 == want && $2 ~ /^https?:\/\// { print $2; exit }' "$f") ;;
+      *) continue ;;
+    esac
+    if [ -n "$uri" ]; then printf '%s\n' "${uri%/}"; return 0; fi
+  done
+}
 
 force=0
 jit=1
+print_mirrors=0
 tag=estune/postgres:15
 while [ $# -gt 0 ]; do
   case "$1" in
     --force) force=1 ;;
     --no-jit) jit=0 ;;
+    --print-mirrors) print_mirrors=1 ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
     *) tag=$1 ;;
@@ -28,8 +87,28 @@ while [ $# -gt 0 ]; do
 done
 
 suite=bookworm
-mirror=${ESTUNE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-security=${ESTUNE_DEBIAN_SECURITY:-http://deb.debian.org/debian-security}
+# Sets $mirror and $security, or fails saying what to set.
+resolve_mirrors() {
+  local missing=()
+  mirror=${ESTUNE_DEBIAN_MIRROR:-$(apt_uri_for_suite "$suite")}
+  security=${ESTUNE_DEBIAN_SECURITY:-$(apt_uri_for_suite "$suite-security")}
+  [ -n "$mirror" ] || missing+=("$suite (ESTUNE_DEBIAN_MIRROR)")
+  [ -n "$security" ] || missing+=("$suite-security (ESTUNE_DEBIAN_SECURITY)")
+  if [ ${#missing[@]} -gt 0 ]; then
+    {
+      echo "no http(s) Debian mirror in the host's apt sources" \
+        "(${ESTUNE_APT_ETC:-/etc/apt}/sources.list, sources.list.d/*.list and *.sources) for:"
+      printf '  %s\n' "${missing[@]}"
+      echo "set ESTUNE_DEBIAN_MIRROR and ESTUNE_DEBIAN_SECURITY to the mirrors' URLs"
+    } >&2
+    exit 1
+  fi
+}
+if [ "$print_mirrors" = 1 ]; then
+  resolve_mirrors
+  printf 'ESTUNE_DEBIAN_MIRROR=%s\nESTUNE_DEBIAN_SECURITY=%s\n' "$mirror" "$security"
+  exit 0
+fi
 cache=${ESTUNE_CACHE_DIR:-/var/cache/estune}
 start=$(date +%s)
 elapsed() { echo "$(( $(date +%s) - start ))s"; }
@@ -45,6 +124,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 # Fail before the slow part if the engine cannot take the image.
 docker version --format '{{.Server.Version}}' >/dev/null
+resolve_mirrors
 
 export DEBIAN_FRONTEND=noninteractive
 if ! command -v debootstrap >/dev/null; then

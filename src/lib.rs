@@ -13,6 +13,7 @@ pub mod compare;
 pub mod db;
 pub mod escape;
 pub mod experiment;
+pub mod export;
 pub mod health;
 pub mod inputs;
 pub mod machine;

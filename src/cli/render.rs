@@ -1,5 +1,6 @@
 //! `estune render`.
 
+use crate::export;
 use crate::inputs::{self, CatalogRequest};
 use crate::render::Renderer;
 use crate::tune::{self, Role};
@@ -24,6 +25,25 @@ pub enum Format {
     AlterSystem,
     /// the whole plan as versioned JSON (schema estune.plan/1)
     Json,
+    /// Patroni: patroni-primary.yml, patroni-replica.yml, post-bootstrap.sh
+    /// and secrets.env (needs -o DIR)
+    Patroni,
+    /// CloudNativePG: a `Cluster` manifest (cluster.yaml with -o DIR)
+    Cnpg,
+    /// docker-compose: docker-compose.yml, the roles' configuration,
+    /// start.sh and secrets.env (needs -o DIR)
+    Compose,
+}
+
+impl Format {
+    fn target(self) -> Option<export::Target> {
+        match self {
+            Format::Patroni => Some(export::Target::Patroni),
+            Format::Cnpg => Some(export::Target::Cnpg),
+            Format::Compose => Some(export::Target::Compose),
+            Format::Conf | Format::AlterSystem | Format::Json => None,
+        }
+    }
 }
 
 const RENDER_EXAMPLES: &str = "\
@@ -32,6 +52,9 @@ Examples:
   estune render --profile eventstore --role primary --pg-version 15 > postgresql.conf
   estune render --profile ./my-profile.toml --dsn postgresql://postgres@127.0.0.1:5433/postgres -o out/
   estune render --profile des-benchmark --allow-overcommit --explain
+  estune render --profile eventstore --memory 4GiB --format patroni --dcs http://10.0.0.5:2379 -o patroni/
+  estune render --profile eventstore --memory 4GiB --format cnpg --image my-registry/postgresql:15 > cluster.yaml
+  estune render --profile eventstore --memory 4GiB --format compose -o pair/ && (cd pair && docker-compose up -d)
 
 Resources: --memory/--cpus win over the profile; without either, the
 container's cgroup limits are read (v2 memory.max/cpu.max, then v1), then
@@ -44,7 +67,14 @@ target version, else estune's built-in catalog for PostgreSQL 13-18.
 Output: the result goes to stdout, notes and warnings to stderr. With -o DIR
 the files are written atomically: DIR/primary/postgresql.conf,
 DIR/primary/pg_hba.conf, DIR/primary/alter-system.sql, the same for
-replica, DIR/catalog.sql and DIR/plan.json.";
+replica, DIR/catalog.sql and DIR/plan.json.
+
+Orchestrators (--format patroni|cnpg|compose): the plan in the
+orchestrator's own files, its rules applied. Patroni keeps some parameters
+equal on every node (bootstrap.dcs); CloudNativePG fixes or refuses some and
+gives every instance one configuration; --explain says which setting went
+where and which were left out, and why. Passwords go to DIR/secrets.env
+(0600); rendering again into the same directory keeps them.";
 
 #[derive(Debug, Args)]
 #[command(after_help = RENDER_EXAMPLES)]
@@ -82,6 +112,61 @@ pub struct RenderArgs {
     /// when estune runs as root
     #[arg(long, default_value = "postgres", value_name = "USER")]
     pub os_user: String,
+    #[command(flatten)]
+    pub export: ExportArgs,
+}
+
+/// Where the pair runs, for --format patroni|cnpg|compose.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Orchestrators (--format patroni|cnpg|compose)")]
+pub struct ExportArgs {
+    /// Patroni scope, CloudNativePG cluster name, compose project name
+    #[arg(long, default_value = "estune", value_name = "NAME", value_parser = name)]
+    pub name: String,
+    /// Patroni: etcd's client URL (v3 API); several hosts comma-separated
+    #[arg(long, default_value = "http://127.0.0.1:2379", value_name = "URL")]
+    pub dcs: String,
+    /// Patroni: the nodes' addresses, pg1's then pg2's (one address: both
+    /// nodes on one machine); compose: the address ports are published on
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR[,ADDR]")]
+    pub host: String,
+    /// PostgreSQL port of the planned primary (pg1); on one machine the
+    /// replica (pg2) gets the next one
+    #[arg(long, default_value_t = 5432, value_name = "PORT")]
+    pub port: u16,
+    /// Patroni: REST API port of pg1; on one machine pg2 gets the next one
+    #[arg(long, default_value_t = 8008, value_name = "PORT")]
+    pub restapi_port: u16,
+    /// Patroni: the directory that holds the nodes' data directories
+    /// (DIR/pg1, DIR/pg2); default /var/lib/postgresql/estune/NAME
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// compose: the image (default estune/postgres:15, built by
+    /// docker/build-image.sh); CloudNativePG: spec.imageName
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// CloudNativePG: each instance's volume size (a Kubernetes quantity)
+    #[arg(long, default_value = "20Gi", value_name = "SIZE")]
+    pub storage_size: String,
+}
+
+/// A name for a Patroni scope, a Kubernetes object and a compose project:
+/// lowercase letters, digits and dashes.
+fn name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 53
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && !s.ends_with('-');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?}: use 1-53 lowercase letters, digits and dashes, starting with a letter \
+             (it names a Patroni scope, a Kubernetes object and a compose project)"
+        ))
+    }
 }
 
 fn roles(r: RoleArg) -> Vec<Role> {
@@ -108,6 +193,9 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let res = inputs::resources_both(&profile, args.plan.memory, args.plan.cpus);
     let plan = inputs::checked_plan(&profile, res, &catalog, args.plan.allow_overcommit)?;
     let renderer = Renderer::new(args.plan.templates.as_deref())?;
+    if let Some(target) = args.format.target() {
+        return run_export(&args, target, &profile, &plan, &renderer);
+    }
     let selected = roles(args.role);
     for r in &selected {
         for w in &plan.role(*r).warnings {
@@ -135,6 +223,9 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
                     parts.push(renderer.alter_system(&plan, *r)?);
                 }
             }
+            Format::Patroni | Format::Cnpg | Format::Compose => {
+                unreachable!("orchestrator formats return from run_export above")
+            }
         }
         parts.join("\n")
     };
@@ -159,4 +250,112 @@ fn write_files(dir: &Path, plan: &tune::Plan, r: &Renderer, roles: &[Role]) -> a
         eprintln!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// `--format patroni|cnpg|compose`: the export's files into -o DIR (for
+/// CloudNativePG, the manifest on stdout without it), `--explain` on
+/// stdout, warnings on stderr.
+fn run_export(
+    args: &RenderArgs,
+    target: export::Target,
+    profile: &crate::profile::Profile,
+    plan: &tune::Plan,
+    renderer: &Renderer,
+) -> anyhow::Result<ExitCode> {
+    let e = &args.export;
+    if args.output.is_none() && target != export::Target::Cnpg && !args.explain {
+        return Err(super::UsageError(format!(
+            "--format {} writes several files (configuration, scripts, passwords): \
+             give -o DIR, or --explain to see where each setting goes",
+            format_name(target)
+        ))
+        .into());
+    }
+    let output = match &args.output {
+        Some(d) => {
+            std::path::absolute(d).with_context(|| format!("cannot resolve -o {}", d.display()))?
+        }
+        None => std::env::current_dir()?,
+    };
+    let hosts: Vec<String> = e.host.split(',').map(|h| h.trim().to_string()).collect();
+    let hosts: [String; 2] = match hosts.as_slice() {
+        [one] if !one.is_empty() => [one.clone(), one.clone()],
+        [a, b] if !a.is_empty() && !b.is_empty() => [a.clone(), b.clone()],
+        _ => {
+            return Err(super::UsageError(format!(
+                "--host {}: give one address (both nodes on one machine) or two, \
+                 pg1's and pg2's, separated by a comma",
+                e.host
+            ))
+            .into())
+        }
+    };
+    let one_machine = hosts[0] == hosts[1];
+    let port2 = |p: u16, what: &str| {
+        if !one_machine {
+            return Ok([p, p]);
+        }
+        p.checked_add(1).map(|q| [p, q]).ok_or_else(|| {
+            super::UsageError(format!("{what} {p}: the second node needs the next port"))
+        })
+    };
+    let opts = export::Options {
+        name: e.name.clone(),
+        dcs: e.dcs.clone(),
+        hosts,
+        ports: port2(e.port, "--port")?,
+        rest_ports: port2(e.restapi_port, "--restapi-port")?,
+        data_root: e
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/var/lib/postgresql/estune").join(&e.name)),
+        bin_dir: args.pg_bin.clone().unwrap_or_else(|| {
+            PathBuf::from(format!("/usr/lib/postgresql/{}/bin", plan.pg_version))
+        }),
+        image: e.image.clone(),
+        storage_size: e.storage_size.clone(),
+        output: output.clone(),
+        resources: [
+            profile.primary.resources.clone(),
+            profile.replica.resources.clone(),
+        ],
+    };
+    let secrets = match export::secret_names(target) {
+        Some(names) => export::ExportSecrets::load_or_generate(&output, names)?,
+        None => export::ExportSecrets::generated(),
+    };
+    let ex = export::export(target, plan, &opts, renderer, &secrets)?;
+    if !args.explain {
+        // --explain lists them after its table.
+        for w in &ex.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    if let Some(dir) = &args.output {
+        for path in ex.write(dir)? {
+            eprintln!("wrote {}", path.display());
+        }
+        if secrets.kept {
+            eprintln!(
+                "kept the passwords of {}",
+                dir.join("secrets.env").display()
+            );
+        }
+    }
+    let mut stdout = String::new();
+    if args.explain {
+        stdout = ex.explain(plan);
+    } else if args.output.is_none() {
+        stdout = ex.files.first().map(|f| f.text.clone()).unwrap_or_default();
+    }
+    std::io::stdout().write_all(stdout.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn format_name(t: export::Target) -> &'static str {
+    match t {
+        export::Target::Patroni => "patroni",
+        export::Target::Cnpg => "cnpg",
+        export::Target::Compose => "compose",
+    }
 }

@@ -320,3 +320,98 @@ impl TestCluster {
             .unwrap();
     }
 }
+
+/// A program of the Patroni install (`patroni`, `patronictl`):
+/// `$ESTUNE_PATRONI_DIR/bin`, else `/opt/estune/patroni/bin` (where
+/// scripts/install-ha.sh puts it), else the PATH. A clear failure when
+/// missing, never a silent skip: CI installs it.
+#[allow(dead_code)]
+pub fn patroni_bin(name: &str) -> PathBuf {
+    let dir = std::env::var_os("ESTUNE_PATRONI_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/estune/patroni"));
+    let p = dir.join("bin").join(name);
+    if p.is_file() {
+        return p;
+    }
+    which(name).unwrap_or_else(|| {
+        panic!(
+            "{name} is needed for this test (not in {} nor on PATH); run scripts/install-ha.sh",
+            dir.display()
+        )
+    })
+}
+
+/// A program on the PATH (etcd, docker-compose), or None.
+#[allow(dead_code)]
+pub fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// An etcd of the test's own on 127.0.0.1 (free ports, a temporary data
+/// directory), killed and removed when dropped, even after a failure.
+#[allow(dead_code)]
+pub struct Etcd {
+    child: std::process::Child,
+    pub client_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+#[allow(dead_code)]
+impl Etcd {
+    pub fn start() -> Etcd {
+        let etcd = which("etcd").expect(
+            "etcd is needed for this test (Debian's etcd-server); run scripts/install-ha.sh",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let (client, peer) = (free_port(), free_port());
+        let c = format!("http://127.0.0.1:{client}");
+        let p = format!("http://127.0.0.1:{peer}");
+        let log = std::fs::File::create(dir.path().join("etcd.log")).unwrap();
+        let child = Command::new(etcd)
+            .args(["--name", "estune-test", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(["--listen-client-urls", &c, "--advertise-client-urls", &c])
+            .args([
+                "--listen-peer-urls",
+                &p,
+                "--initial-advertise-peer-urls",
+                &p,
+            ])
+            .args(["--initial-cluster", &format!("estune-test={p}")])
+            .args(["--initial-cluster-state", "new"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let e = Etcd {
+            child,
+            client_port: client,
+            _dir: dir,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", client)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "etcd did not listen on 127.0.0.1:{client} within 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        e
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

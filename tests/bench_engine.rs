@@ -23,6 +23,9 @@ struct Fake {
     opened: Arc<AtomicUsize>,
     fail_open: bool,
     open_delay: Duration,
+    /// This call loses its worker's connection: it and every later call
+    /// on that worker fail as a closed client would.
+    lost_call: Option<usize>,
 }
 
 impl Fake {
@@ -45,6 +48,7 @@ impl Fake {
             opened: Arc::default(),
             fail_open: false,
             open_delay: Duration::ZERO,
+            lost_call: None,
         }
     }
 
@@ -60,12 +64,21 @@ struct FakeWorker {
     slow_call: Option<usize>,
     slow_time: Duration,
     calls: Arc<AtomicUsize>,
+    lost_call: Option<usize>,
+    lost: bool,
 }
 
 #[async_trait]
 impl Worker for FakeWorker {
     async fn run(&mut self, _op: usize) -> Outcome {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.lost || Some(n) == self.lost_call {
+            self.lost = true;
+            return Outcome::Error {
+                class: "connection".into(),
+                message: "connection closed".into(),
+            };
+        }
         let t = if Some(n) == self.slow_call {
             self.slow_time
         } else {
@@ -96,6 +109,8 @@ impl WorkerFactory for Fake {
             slow_call: self.slow_call,
             slow_time: self.slow_time,
             calls: self.calls.clone(),
+            lost_call: self.lost_call,
+            lost: false,
         })
     }
 }
@@ -227,6 +242,22 @@ async fn timeout_is_counted_and_worker_replaced() {
     assert_eq!(r.summary.workers_replaced, 1);
     assert_eq!(opened.load(Ordering::SeqCst), 3);
     assert_eq!(t.error_pct, 2.0);
+}
+
+/// A worker whose connection is lost (a switchover, a restart) is
+/// replaced, so the next operation connects again: through a multi-host
+/// URL, to whichever server holds the role now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_connection_replaces_the_worker() {
+    let mut f = Fake::new(2);
+    f.lost_call = Some(5);
+    let opened = f.opened.clone();
+    let r = go(f, &opts(50.0, 1.0, 2, 100)).await;
+    let t = &r.summary.total;
+    assert_eq!(t.errors.connection, 1, "{:?}", t.errors);
+    assert_eq!(t.errors.total, 1);
+    assert_eq!(r.summary.workers_replaced, 1);
+    assert_eq!(opened.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -409,7 +409,15 @@ async fn run_one<F: WorkerFactory>(
     let start = s.start.elapsed();
     let (kind, appended, opened) = match slot.as_mut() {
         Some(w) => match timeout(s.timeout, w.run(op)).await {
-            Ok(outcome) => (Kind::from(&outcome), outcome.acknowledged_events(), true),
+            Ok(outcome) => {
+                if outcome.lost_connection() {
+                    // A closed connection stays closed: a fresh worker
+                    // connects again, through a multi-host URL to
+                    // whichever server holds the role now.
+                    *slot = None;
+                }
+                (Kind::from(&outcome), outcome.acknowledged_events(), true)
+            }
             Err(_) => {
                 // The connection may still be busy with the abandoned
                 // statement; a fresh worker is the only known state.

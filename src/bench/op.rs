@@ -37,6 +37,19 @@ impl Outcome {
         matches!(self, Outcome::Timeout | Outcome::Error { .. })
     }
 
+    /// The worker's connection is gone: lost (`connection`), a connection
+    /// exception (SQLSTATE class 08), or ended by the server for an
+    /// operator's reason (57P01 admin shutdown when a primary stops for a
+    /// switchover, 57P02 crash, 57P03 not accepting connections yet).
+    pub fn lost_connection(&self) -> bool {
+        match self {
+            Outcome::Error { class, .. } => {
+                class == "connection" || class.starts_with("08") || class.starts_with("57P")
+            }
+            _ => false,
+        }
+    }
+
     /// Events the worker was told are committed: the appended ones, and a
     /// rejection's `…Failed` event. A timeout or error acknowledges none
     /// (it may still have committed; that shows as extra rows, never as

@@ -204,6 +204,29 @@ pub fn export(
             why: None,
         });
     }
+    // The sockets go beside the data directories, which Patroni's OS user
+    // owns, rather than to a system directory that may belong to another
+    // user (or not exist) on the machine.
+    let sockets = opts.data_root.display().to_string();
+    if !placements
+        .iter()
+        .any(|p| p.name == "unix_socket_directories")
+    {
+        for l in &mut local {
+            l.push(("unix_socket_directories".into(), s(sockets.clone())));
+        }
+        placements.push(Placement {
+            name: "unix_socket_directories".into(),
+            primary: Some(sockets.clone()),
+            replica: Some(sockets),
+            place: "postgresql.parameters".into(),
+            why: Some(
+                "added: the nodes' sockets beside their data directories (--data-dir), which \
+                 Patroni's OS user owns"
+                    .into(),
+            ),
+        });
+    }
     for (name, default, _) in PATRONI_DEFAULTS {
         if !placements.iter().any(|p| p.name == *name) {
             placements.push(Placement {
@@ -401,6 +424,9 @@ fn node_doc(
                     ]),
                 ),
                 ("parameters", map(local)),
+                // A replica's base backup starts from a checkpoint: an
+                // immediate one, not one spread over checkpoint_timeout.
+                ("basebackup", seq([map([("checkpoint", s("fast"))])])),
                 ("pg_hba", seq(hba.into_iter().map(s))),
             ]),
         ),

@@ -182,6 +182,26 @@ async fn plan_of(
     Ok((plan, drift, catalog_drift))
 }
 
+/// What initdb writes into postgresql.conf from the machine's locale and
+/// time zone. A server set up by other tools (Patroni, an image's
+/// entrypoint) keeps them in its configuration file; they describe the
+/// machine, not its tuning, so a plan that leaves them alone does not call
+/// them drift.
+const INITDB_ENVIRONMENT: [&str; 8] = [
+    "lc_messages",
+    "lc_monetary",
+    "lc_numeric",
+    "lc_time",
+    "TimeZone",
+    "log_timezone",
+    "DateStyle",
+    "default_text_search_config",
+];
+
+/// How a standby reaches its primary: written by whoever set up the
+/// replication (pg_basebackup -R, Patroni), not tuning.
+const REPLICATION_SETUP: [&str; 2] = ["primary_conninfo", "primary_slot_name"];
+
 /// The settings of each server whose live value differs from `plan`,
 /// and those changed with ALTER SYSTEM that the plan leaves alone.
 async fn drift_of(
@@ -193,6 +213,12 @@ async fn drift_of(
     for (role, c) in clients {
         let live = diff::live(c).await.map_err(|e| e.to_string())?;
         for ch in diff::diff(plan.role(*role), &live, catalog) {
+            let name = ch.name.as_str();
+            if plan.role(*role).get(name).is_none()
+                && (INITDB_ENVIRONMENT.contains(&name) || REPLICATION_SETUP.contains(&name))
+            {
+                continue;
+            }
             drift.push(Drift {
                 role: role.to_string(),
                 name: ch.name,
@@ -277,7 +303,6 @@ pub async fn add_profile_drift(
 /// default (`diff` leaves postgresql.auto.conf to pg_basebackup's
 /// replication settings, which are not drift either).
 fn altered(plan: &crate::tune::RolePlan, live: &diff::Live, catalog: &Catalog) -> Vec<Drift> {
-    const REPLICATION_SETUP: [&str; 2] = ["primary_conninfo", "primary_slot_name"];
     live.iter()
         .filter(|(name, l)| {
             l.sourcefile

@@ -59,6 +59,19 @@ pub fn sigkill(pid: i32) {
     .unwrap();
 }
 
+/// Sends `sig` to `pid`; a process already gone is not an error (cleanup
+/// paths call this).
+#[allow(dead_code)]
+pub fn signal(pid: i32, sig: nix::sys::signal::Signal) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+}
+
+/// The uid and gid of the `postgres` OS user, when the tests run as root.
+#[allow(dead_code)]
+pub fn postgres_ids() -> Option<(nix::unistd::Uid, nix::unistd::Gid)> {
+    owner()
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

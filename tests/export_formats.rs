@@ -374,6 +374,87 @@ fn cnpg_manifests_validate_against_the_operators_crd() {
 }
 
 #[test]
+fn render_checks_the_manifest_against_a_crd_given_on_the_command_line() {
+    let Some(dir) = cnpg_reference() else { return };
+    let crd = dir.join("postgresql.cnpg.io_clusters.yaml");
+    let base = [
+        "render",
+        "--profile",
+        "eventstore",
+        "--memory",
+        "4GiB",
+        "--cpus",
+        "2",
+    ];
+    let r = estune(
+        &[
+            &base[..],
+            &[
+                "--pg-version",
+                "15",
+                "--format",
+                "cnpg",
+                "--crd",
+                crd.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("validates against"));
+    // A CRD whose schema wants what the manifest lacks: nothing written.
+    let strict = std::fs::read_to_string(&crd).unwrap().replacen(
+        "            required:\n            - instances\n",
+        "            required:\n            - instances\n            - estuneMustHaveThis\n",
+        1,
+    );
+    assert_ne!(
+        strict,
+        std::fs::read_to_string(&crd).unwrap(),
+        "the CRD's spec requires instances"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("crd.yaml"), strict).unwrap();
+    let out = tmp.path().join("out");
+    let r = estune(
+        &[
+            &base[..],
+            &[
+                "--pg-version",
+                "15",
+                "--format",
+                "cnpg",
+                "-o",
+                out.to_str().unwrap(),
+            ],
+            &["--crd", tmp.path().join("crd.yaml").to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert!(!r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains("does not validate") && err.contains("estuneMustHaveThis"),
+        "{err}"
+    );
+    assert!(!out.join("cluster.yaml").exists(), "nothing written");
+    let r = estune(
+        &[
+            &base[..],
+            &[
+                "--format",
+                "patroni",
+                "--explain",
+                "--crd",
+                crd.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(r.status.code(), Some(2));
+}
+
+#[test]
 fn the_embedded_list_of_fixed_parameters_is_the_operators() {
     let Some(dir) = cnpg_reference() else { return };
     let reference = std::fs::read_to_string(dir.join("fixed-parameters.tsv")).unwrap();

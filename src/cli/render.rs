@@ -148,6 +148,12 @@ pub struct ExportArgs {
     /// CloudNativePG: each instance's volume size (a Kubernetes quantity)
     #[arg(long, default_value = "20Gi", value_name = "SIZE")]
     pub storage_size: String,
+    /// CloudNativePG: validate the manifest against this `Cluster` CRD
+    /// (e.g. `kubectl get crd clusters.postgresql.cnpg.io -o yaml`, or
+    /// config/crd/bases/postgresql.cnpg.io_clusters.yaml of the operator's
+    /// release); nothing is written when it does not validate
+    #[arg(long, value_name = "FILE")]
+    pub crd: Option<PathBuf>,
 }
 
 /// A name for a Patroni scope, a Kubernetes object and a compose project:
@@ -325,6 +331,15 @@ fn run_export(
         None => export::ExportSecrets::generated(),
     };
     let ex = export::export(target, plan, &opts, renderer, &secrets)?;
+    if let Some(path) = &e.crd {
+        if target != export::Target::Cnpg {
+            return Err(super::UsageError(
+                "--crd validates a CloudNativePG manifest: use it with --format cnpg".into(),
+            )
+            .into());
+        }
+        check_crd(path, &ex)?;
+    }
     if !args.explain {
         // --explain lists them after its table.
         for w in &ex.warnings {
@@ -358,4 +373,37 @@ fn format_name(t: export::Target) -> &'static str {
         export::Target::Cnpg => "cnpg",
         export::Target::Compose => "compose",
     }
+}
+
+/// Validates the CloudNativePG manifest against the operator's CRD file,
+/// as the API server would (its schema; CEL rules are named, not run).
+fn check_crd(path: &Path, ex: &export::Export) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --crd {}", path.display()))?;
+    let crd =
+        export::crd::Crd::from_yaml(&text).with_context(|| format!("--crd {}", path.display()))?;
+    let manifest = ex
+        .files
+        .first()
+        .map(|f| f.text.as_str())
+        .unwrap_or_default();
+    let violations = crd
+        .validate_yaml(manifest)
+        .with_context(|| "reading the rendered manifest back".to_string())?;
+    if !violations.is_empty() {
+        let list: Vec<String> = violations.iter().map(|v| format!("  {v}")).collect();
+        anyhow::bail!(
+            "the manifest does not validate against {} ({} {}):\n{}",
+            path.display(),
+            crd.kind(),
+            crd.api_versions().join(", "),
+            list.join("\n")
+        );
+    }
+    eprintln!(
+        "the manifest validates against {} ({})",
+        path.display(),
+        crd.api_versions().join(", ")
+    );
+    Ok(())
 }

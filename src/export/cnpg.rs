@@ -455,7 +455,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("shared_buffers (3GB)") && e.contains("2.0 GiB"),
+            e.contains("shared_buffers (3GB)") && e.contains("(2 GiB)"),
             "{e}"
         );
         let e = check_memory_rules(&sb("1GB"), &res(5 << 30, 4 << 30))

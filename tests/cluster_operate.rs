@@ -385,6 +385,20 @@ fn bench_through_a_switchover_loses_no_acknowledged_event() {
     std::thread::sleep(Duration::from_secs(4));
     let sw = c.run(&["cluster", "switchover"]);
     assert!(sw.status.success(), "{}", err_of(&sw));
+    let events = |c: &TestCluster| {
+        let url = c.eventstore_url("primary");
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async move {
+                client(&url)
+                    .await
+                    .query_one("SELECT count(*) FROM events", &[])
+                    .await
+                    .unwrap()
+                    .get::<_, i64>(0)
+            })
+    };
+    let at_switch = events(&c);
     let result = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&result.stderr);
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap_or_default())
@@ -408,5 +422,11 @@ fn bench_through_a_switchover_loses_no_acknowledged_event() {
         roles(&c).0,
         "pg2",
         "the verification ran against the new primary"
+    );
+    // The workers found the new primary and went on appending there.
+    let after = events(&c);
+    assert!(
+        after > at_switch,
+        "appends on the new primary after the switchover ({at_switch} → {after}): {total}"
     );
 }

@@ -173,8 +173,8 @@ impl Export {
         Ok(written)
     }
 
-    /// `--explain`: every setting, its value per role, where it went and
-    /// why; then the warnings.
+    /// `--explain`: per place (a file's key, or "left out"), every setting
+    /// with its value per role and why; then the files and the warnings.
     pub fn explain(&self, plan: &Plan) -> String {
         let mut out = format!(
             "{} export of profile {}, plan {}, PostgreSQL {}\n",
@@ -183,28 +183,31 @@ impl Export {
             plan.hash,
             plan.pg_version
         );
-        let mut t = crate::table::new(&["setting", "primary", "replica", "where", "why"]);
+        let mut places: Vec<&str> = Vec::new();
         for p in &self.placements {
-            let v = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
-            t.add_row(vec![
-                p.name.clone(),
-                v(&p.primary),
-                v(&p.replica),
-                p.place.clone(),
-                p.why.clone().unwrap_or_default(),
-            ]);
+            if !places.contains(&p.place.as_str()) {
+                places.push(&p.place);
+            }
         }
-        out.push_str(&format!("{t}\n"));
-        let dropped = self
-            .placements
-            .iter()
-            .filter(|p| p.primary.is_none() && p.replica.is_none())
-            .count();
-        out.push_str(&format!(
-            "{} settings placed, {dropped} left out\n",
-            self.placements.len() - dropped
-        ));
-        out.push_str("files:\n");
+        for place in places {
+            let here: Vec<&Placement> = self
+                .placements
+                .iter()
+                .filter(|p| p.place == place)
+                .collect();
+            let mut t = crate::table::new(&["setting", "primary", "replica", "why"]);
+            for p in &here {
+                let v = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
+                t.add_row(vec![
+                    p.name.clone(),
+                    v(&p.primary),
+                    v(&p.replica),
+                    p.why.clone().unwrap_or_default(),
+                ]);
+            }
+            out.push_str(&format!("\n{place} ({}):\n{t}\n", here.len()));
+        }
+        out.push_str("\nfiles:\n");
         for f in &self.files {
             let what = match f.mode {
                 Mode::Secret => " (passwords, 0600)",

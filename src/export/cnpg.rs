@@ -200,7 +200,7 @@ pub fn export(plan: &Plan, opts: &Options) -> Result<Export, ExportError> {
         ));
     }
     let manifest = manifest(plan, opts, &parameters, &res);
-    let header = super::hash_header(plan, Target::Cnpg, "CloudNativePG Cluster of the pair");
+    let header = super::comment_header(plan, Target::Cnpg, "CloudNativePG Cluster of the pair");
     Ok(Export {
         target: Target::Cnpg,
         files: vec![File {

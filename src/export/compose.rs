@@ -83,7 +83,7 @@ pub fn export(
         ),
         mode: Mode::Public,
     });
-    let header = super::hash_header(plan, Target::Compose, "docker-compose file of the pair");
+    let header = super::comment_header(plan, Target::Compose, "docker-compose file of the pair");
     let header = format!(
         "{header}# Start: docker-compose up -d (in this directory). The primary initialises\n\
          # itself on its first start; the replica clones it. Passwords: {}.\n",
@@ -232,7 +232,7 @@ fn compose(plan: &Plan, opts: &Options, image: &str) -> serde_norway::Value {
 /// quoted by psql (`:"name"`, `:'value'`), never pasted into SQL.
 fn start_script(plan: &Plan) -> String {
     let a = &plan.access;
-    let header = super::hash_header(
+    let header = super::comment_header(
         plan,
         Target::Compose,
         "entry point of the pair's services: start.sh primary|replica",

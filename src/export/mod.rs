@@ -252,7 +252,7 @@ pub fn header(plan: &Plan, target: Target, what: &str) -> Vec<String> {
 }
 
 /// `header` as `# ` comment lines.
-pub fn hash_header(plan: &Plan, target: Target, what: &str) -> String {
+pub fn comment_header(plan: &Plan, target: Target, what: &str) -> String {
     header(plan, target, what)
         .iter()
         .map(|l| format!("# {l}\n"))

@@ -270,7 +270,7 @@ pub fn export(
             std::mem::take(&mut local[i]),
             hba,
         );
-        let header = super::hash_header(
+        let header = super::comment_header(
             plan,
             Target::Patroni,
             &format!(
@@ -450,7 +450,7 @@ fn hba_lines(text: &str) -> Vec<String> {
 /// quoted by psql (`:"name"`, `:'value'`), never pasted into the SQL.
 fn post_bootstrap(plan: &Plan, opts: &Options) -> String {
     let a = &plan.access;
-    let header = super::hash_header(
+    let header = super::comment_header(
         plan,
         Target::Patroni,
         "Patroni's post_bootstrap: the event store's role and database",

@@ -330,7 +330,12 @@ fn run_export(
         Some(names) => export::ExportSecrets::load_or_generate(&output, names)?,
         None => export::ExportSecrets::generated(),
     };
-    let ex = export::export(target, plan, &opts, renderer, &secrets)?;
+    // A flag the export cannot use, or a plan the orchestrator's rules
+    // refuse, is bad input (exit 2), like a plan the budget refuses.
+    let ex = export::export(target, plan, &opts, renderer, &secrets).map_err(|e| match e {
+        export::ExportError::Invalid(m) => anyhow::Error::from(super::UsageError(m)),
+        other => anyhow::Error::from(other),
+    })?;
     if let Some(path) = &e.crd {
         if target != export::Target::Cnpg {
             return Err(super::UsageError(

@@ -2,6 +2,8 @@
 //! inputs and against the built-in PostgreSQL 15 catalog, so that any change
 //! to a value, a rule or a template shows in review.
 
+mod support;
+
 use estune::catalog::Catalog;
 use estune::profile;
 use estune::render::Renderer;
@@ -13,20 +15,9 @@ fn res(memory: u64) -> Resources {
 
 #[test]
 fn shipped_profiles_render_stably() {
-    let cat = Catalog::builtin(15).unwrap();
     let renderer = Renderer::new(None).unwrap();
     for name in ["stock", "pgtune-oltp", "des-benchmark", "eventstore"] {
-        let p = profile::load(name, None).unwrap();
-        let mem = |r: &profile::RoleProfile| r.resources.memory.unwrap_or(4 << 30);
-        let mut plan = tune::plan(
-            &p,
-            res(mem(&p.primary)),
-            res(mem(&p.replica)),
-            &estune::inputs::target(&cat),
-        )
-        .unwrap();
-        tune::validate(&mut plan, &cat).unwrap();
-        tune::enforce_budget(&mut plan, true).unwrap();
+        let (_, plan) = support::snapshot_plan(name);
         for role in Role::BOTH {
             insta::assert_snapshot!(
                 format!("{name}-{role}-postgresql.conf"),

@@ -428,3 +428,25 @@ impl Drop for Etcd {
         let _ = self.child.wait();
     }
 }
+
+/// A shipped profile's plan at the snapshot inputs: the profile's memory
+/// (4 GiB where it names none), 2 CPUs, PostgreSQL 15's built-in catalog,
+/// over budget allowed.
+#[allow(dead_code)]
+pub fn snapshot_plan(name: &str) -> (estune::profile::Profile, estune::tune::Plan) {
+    use estune::tune::{self, Resources};
+    let cat = estune::catalog::Catalog::builtin(15).unwrap();
+    let p = estune::profile::load(name, None).unwrap();
+    let mem = |r: &estune::profile::RoleProfile| r.resources.memory.unwrap_or(4 << 30);
+    let res = |m| Resources::fixed(m, 2.0, "snapshot input");
+    let mut plan = tune::plan(
+        &p,
+        res(mem(&p.primary)),
+        res(mem(&p.replica)),
+        &estune::inputs::target(&cat),
+    )
+    .unwrap();
+    tune::validate(&mut plan, &cat).unwrap();
+    tune::enforce_budget(&mut plan, true).unwrap();
+    (p, plan)
+}

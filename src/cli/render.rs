@@ -273,7 +273,7 @@ fn run_export(
         return Err(super::UsageError(format!(
             "--format {} writes several files (configuration, scripts, passwords): \
              give -o DIR, or --explain to see where each setting goes",
-            format_name(target)
+            target.flag()
         ))
         .into());
     }
@@ -370,14 +370,6 @@ fn run_export(
     }
     std::io::stdout().write_all(stdout.as_bytes())?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn format_name(t: export::Target) -> &'static str {
-    match t {
-        export::Target::Patroni => "patroni",
-        export::Target::Cnpg => "cnpg",
-        export::Target::Compose => "compose",
-    }
 }
 
 /// Validates the CloudNativePG manifest against the operator's CRD file,

@@ -9,7 +9,7 @@
 use super::yaml::{map, n, s};
 use super::{params, Export, ExportError, File, Mode, Options, Placement, Target};
 use crate::tune::{Plan, Role};
-use crate::value::Value;
+use crate::value::{human, Value};
 
 const FIXED_TSV: &str = include_str!("cnpg-fixed-parameters.tsv");
 
@@ -50,17 +50,13 @@ const STANDBY_ONLY: &[&str] = &[
     "recovery_prefetch",
 ];
 
-/// Parameters a standby needs at least as large as its primary's: where
-/// the roles differ, the larger serves both.
-const PARITY: &[&str] = &[
-    "max_connections",
-    "max_locks_per_transaction",
-    "max_worker_processes",
-    "max_prepared_transactions",
-    "max_wal_senders",
-    "wal_level",
-    "track_commit_timestamp",
-];
+/// Parameters a standby needs at least as large as its primary's
+/// (estune's hot-standby parity list), and two a standby needs to follow
+/// its primary at all: where the roles differ, the larger serves both.
+fn parity(name: &str) -> bool {
+    crate::tune::defaults::PARITY.contains(&name)
+        || ["wal_level", "track_commit_timestamp"].contains(&name)
+}
 
 /// Libraries the operator preloads itself when a parameter of their
 /// namespace is set (its "managed extensions").
@@ -126,7 +122,7 @@ pub fn export(plan: &Plan, opts: &Options) -> Result<Export, ExportError> {
                 p.plain(Role::Replica).unwrap_or_default(),
                 Some("acts on a standby only: the replica's value serves both".to_string()),
             )
-        } else if PARITY.contains(&p.name) {
+        } else if parity(p.name) {
             let v = super::larger(p.value(Role::Primary), p.value(Role::Replica))
                 .map(Value::to_plain)
                 .unwrap_or_default();
@@ -292,10 +288,6 @@ fn resources(plan: &Plan, opts: &Options) -> Result<Resources, ExportError> {
     })
 }
 
-fn human(b: u64) -> String {
-    crate::value::human(b)
-}
-
 /// The operator's admission rules for resources (its webhook's
 /// `validateResources`): the memory request at most the limit and at
 /// least `shared_buffers`. A manifest breaking them would be refused at
@@ -325,17 +317,7 @@ fn check_memory_rules(parameters: &[(String, String)], res: &Resources) -> Resul
 
 /// A Kubernetes quantity of bytes: the largest binary unit that is exact.
 pub fn quantity_bytes(b: u64) -> String {
-    for (unit, size) in [
-        ("Ti", 1u64 << 40),
-        ("Gi", 1 << 30),
-        ("Mi", 1 << 20),
-        ("Ki", 1 << 10),
-    ] {
-        if b >= size && b % size == 0 {
-            return format!("{}{unit}", b / size);
-        }
-    }
-    b.to_string()
+    super::exact_size(b, &["Ti", "Gi", "Mi", "Ki"])
 }
 
 /// A Kubernetes CPU quantity: whole CPUs, else millicores.

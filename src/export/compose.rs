@@ -122,12 +122,7 @@ pub fn export(
 
 /// Docker's size syntax, exact: `4g`, `1536m`, or bytes.
 fn docker_size(b: u64) -> String {
-    for (unit, size) in [("g", 1u64 << 30), ("m", 1 << 20), ("k", 1 << 10)] {
-        if b >= size && b % size == 0 {
-            return format!("{}{unit}", b / size);
-        }
-    }
-    b.to_string()
+    super::exact_size(b, &["g", "m", "k"])
 }
 
 fn compose(plan: &Plan, opts: &Options, image: &str) -> serde_norway::Value {

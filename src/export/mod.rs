@@ -39,6 +39,15 @@ pub enum Target {
 }
 
 impl Target {
+    /// Its name after `render --format`.
+    pub fn flag(&self) -> &'static str {
+        match self {
+            Target::Patroni => "patroni",
+            Target::Cnpg => "cnpg",
+            Target::Compose => "compose",
+        }
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Target::Patroni => "Patroni",
@@ -242,11 +251,7 @@ pub fn header(plan: &Plan, target: Target, what: &str) -> Vec<String> {
         format!(
             "`estune render --profile {} --format {} --explain` says which setting went where.",
             plan.profile,
-            match target {
-                Target::Patroni => "patroni",
-                Target::Cnpg => "cnpg",
-                Target::Compose => "compose",
-            }
+            target.flag()
         ),
     ]
 }
@@ -348,6 +353,20 @@ pub fn memory(plan: &Plan, opts: &Options, role: Role) -> (u64, Option<u64>) {
         plan.role(role).inputs.memory.value,
         opts.resources[index(role)].memory_reservation,
     )
+}
+
+/// Bytes in the largest binary unit that divides them exactly. `suffixes`
+/// name the units from the largest down to KiB (`["Ti", "Gi", "Mi", "Ki"]`
+/// for Kubernetes, `["g", "m", "k"]` for Docker); plain bytes otherwise.
+pub fn exact_size(b: u64, suffixes: &[&str]) -> String {
+    let n = suffixes.len() as u32;
+    for (i, unit) in (0u32..).zip(suffixes) {
+        let size = 1u64 << (10 * (n - i));
+        if b >= size && b % size == 0 {
+            return format!("{}{unit}", b / size);
+        }
+    }
+    b.to_string()
 }
 
 /// A role's place in the per-node arrays: the planned primary first.

@@ -20,71 +20,56 @@ use crate::tune::{Plan, Role};
 use crate::value::Value as PgValue;
 use serde_norway::Value;
 
-/// Parameters Patroni takes only from the DCS, with why.
-const DCS: &[(&str, &str)] = &[
-    (
-        "max_connections",
-        "equal on every node: a standby needs at least its primary's",
-    ),
-    (
-        "max_locks_per_transaction",
-        "equal on every node: a standby needs at least its primary's",
-    ),
-    (
-        "max_worker_processes",
-        "equal on every node: a standby needs at least its primary's",
-    ),
-    (
-        "max_prepared_transactions",
-        "equal on every node: a standby needs at least its primary's",
-    ),
-    (
-        "max_wal_senders",
-        "equal on every node: a standby needs at least its primary's",
-    ),
-    (
-        "wal_level",
-        "equal on every node; Patroni reads it only from the DCS",
-    ),
-    (
+/// A parameter Patroni takes only from the DCS and passes on the command
+/// line (`CMDLINE_OPTIONS` in its source).
+struct DcsParam {
+    name: &'static str,
+    why: &'static str,
+    /// Patroni's value when the DCS has none.
+    default: &'static str,
+    /// The least value Patroni accepts; below it, Patroni runs its default.
+    floor: Option<u64>,
+}
+
+const PARITY_WHY: &str = "equal on every node: a standby needs at least its primary's";
+const PROMOTE_WHY: &str = "Patroni reads it only from the DCS: any node may be promoted";
+const EQUAL_WHY: &str = "equal on every node; Patroni reads it only from the DCS";
+
+const fn dcs(
+    name: &'static str,
+    why: &'static str,
+    default: &'static str,
+    floor: Option<u64>,
+) -> DcsParam {
+    DcsParam {
+        name,
+        why,
+        default,
+        floor,
+    }
+}
+
+const DCS: &[DcsParam] = &[
+    dcs("max_connections", PARITY_WHY, "100", Some(25)),
+    dcs("max_locks_per_transaction", PARITY_WHY, "64", Some(32)),
+    dcs("max_worker_processes", PARITY_WHY, "8", Some(2)),
+    dcs("max_prepared_transactions", PARITY_WHY, "0", None),
+    dcs("max_wal_senders", PARITY_WHY, "10", Some(3)),
+    dcs("max_replication_slots", PROMOTE_WHY, "10", Some(4)),
+    dcs("wal_keep_size", PROMOTE_WHY, "128MB", Some(16 << 20)),
+    dcs("wal_level", EQUAL_WHY, "replica", None),
+    dcs(
         "wal_log_hints",
         "Patroni reads it only from the DCS (and keeps it on for pg_rewind)",
+        "on",
+        None,
     ),
-    (
-        "track_commit_timestamp",
-        "equal on every node; Patroni reads it only from the DCS",
-    ),
-    (
-        "max_replication_slots",
-        "Patroni reads it only from the DCS: any node may be promoted",
-    ),
-    (
-        "wal_keep_size",
-        "Patroni reads it only from the DCS: any node may be promoted",
-    ),
-];
-
-/// What Patroni does with the DCS parameters it passes on the command
-/// line (`CMDLINE_OPTIONS` in its source): its default when the DCS has
-/// none, and the least value it accepts (below it, Patroni puts its
-/// default instead).
-const PATRONI_DEFAULTS: &[(&str, &str, Option<u64>)] = &[
-    ("max_connections", "100", Some(25)),
-    ("max_locks_per_transaction", "64", Some(32)),
-    ("max_worker_processes", "8", Some(2)),
-    ("max_prepared_transactions", "0", None),
-    ("max_wal_senders", "10", Some(3)),
-    ("max_replication_slots", "10", Some(4)),
-    ("wal_keep_size", "128MB", Some(16 << 20)),
-    ("wal_level", "replica", None),
-    ("wal_log_hints", "on", None),
-    ("track_commit_timestamp", "off", None),
+    dcs("track_commit_timestamp", EQUAL_WHY, "off", None),
 ];
 
 /// The value Patroni will run: `value`, or its floor when below it.
-fn at_least(name: &str, value: &PgValue) -> Option<(String, String)> {
-    let (_, _, floor) = PATRONI_DEFAULTS.iter().find(|(n, _, _)| *n == name)?;
-    let floor = (*floor)?;
+fn at_least(param: &DcsParam, value: &PgValue) -> Option<(String, String)> {
+    let floor = param.floor?;
     let (have, floor_text) = match value {
         PgValue::Int(i) => (u64::try_from(*i).unwrap_or(0), floor.to_string()),
         PgValue::Bytes(b) => (*b, crate::value::format_size(floor)),
@@ -157,11 +142,11 @@ pub fn export(
             warnings.push(format!("{} left out: {why}", p.name));
             continue;
         }
-        if let Some((_, why)) = DCS.iter().find(|(d, _)| *d == p.name) {
+        if let Some(d) = DCS.iter().find(|d| d.name == p.name) {
             let larger = super::larger(p.value(Role::Primary), p.value(Role::Replica));
             let mut v = larger.map(|v| v.to_plain()).unwrap_or_default();
-            let mut why = (*why).to_string();
-            if let Some((floor, planned)) = larger.and_then(|l| at_least(p.name, l)) {
+            let mut why = d.why.to_string();
+            if let Some((floor, planned)) = larger.and_then(|l| at_least(d, l)) {
                 warnings.push(format!(
                     "{}: Patroni refuses {planned} (below {floor}) and would run its default \
                      instead; {floor} written",
@@ -227,12 +212,12 @@ pub fn export(
             ),
         });
     }
-    for (name, default, _) in PATRONI_DEFAULTS {
-        if !placements.iter().any(|p| p.name == *name) {
+    for d in DCS {
+        if !placements.iter().any(|p| p.name == d.name) {
             placements.push(Placement {
-                name: name.to_string(),
-                primary: Some(default.to_string()),
-                replica: Some(default.to_string()),
+                name: d.name.to_string(),
+                primary: Some(d.default.to_string()),
+                replica: Some(d.default.to_string()),
                 place: "Patroni's default".into(),
                 why: Some(
                     "not in the plan: Patroni passes its own default on the command line".into(),
